@@ -1,0 +1,51 @@
+# Gongshi: `make build` builds the demo site, `make test` runs every test.
+# Both work on a fresh Debian machine with only Python 3.11+: they create .venv, install
+# what is needed (Debian packages too, for the browser tests), then run.
+
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+APT    := DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get
+# Debian packages the tests drive: the browser (never a downloaded one).
+TEST_DEBS := chromium
+
+.PHONY: build test bench serve clean install system-deps
+
+build: $(VENV)/.installed
+	$(BIN)/gongshi build $(if $(TODAY),--today $(TODAY))
+
+test: $(VENV)/.installed-test system-deps
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+bench: $(VENV)/.installed-test system-deps
+	$(BIN)/python bench/run.py
+
+serve: $(VENV)/.installed
+	$(BIN)/gongshi serve
+
+install: $(VENV)/.installed
+
+$(BIN)/python:
+	@$(PYTHON) -m venv $(VENV) 2>/dev/null || { \
+	  echo "python3 -m venv failed; installing Debian's python3-venv"; \
+	  rm -rf $(VENV); $(APT) update -qq && $(APT) install -y -qq python3-venv && $(PYTHON) -m venv $(VENV); }
+	$(BIN)/python -m pip install -q --upgrade pip
+
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install -q -e .
+	@touch $@
+
+$(VENV)/.installed-test: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install -q -e '.[test]'
+	@touch $(VENV)/.installed $@
+
+system-deps:
+	@missing=""; for deb in $(TEST_DEBS); do dpkg -s $$deb >/dev/null 2>&1 || missing="$$missing $$deb"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "Installing Debian packages:$$missing"; \
+	  $(APT) update -qq && $(APT) install -y -qq --no-install-recommends $$missing; \
+	fi
+
+clean:
+	rm -rf build .gongshi-cache

@@ -1,0 +1,100 @@
+"""`build()`: load everything into a model, then render and write, in timed stages.
+
+Phase one reads and checks all content and stops with every problem at once; phase two
+renders into a temporary folder, runs the leak gate over what was written, and only then
+swaps the new site into place, so a failed build never touches the published site.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from pathlib import Path
+
+from .content import PROJECT_FIELDS, load_content
+from .errors import BuildError
+from .i18n import Translator, cli_language
+from .media_stage import publish_media
+from .output import Output
+from .progress import Progress
+from .render import Renderer
+from .site import Site
+
+
+@dataclass
+class BuildResult:
+    out_dir: Path
+    pages: int
+    files: int
+    site: Site
+    timings: list
+
+
+def build(root: Path, out_dir: Path | None = None, today: dt.date | None = None, progress: Progress | None = None) -> BuildResult:
+    root = Path(root).resolve()
+    out_dir = Path(out_dir).resolve() if out_dir else root / "build"
+    today = today or dt.date.today()
+    progress = progress or Progress(Translator(cli_language()), enabled=False)
+
+    # Phase one: everything into a checked model, or every problem at once.
+    with progress.stage("load"):
+        content = load_content(root)
+    with progress.stage("model"):
+        site = Site.from_content(content, today)
+
+    # Phase two: render into a temporary folder, check it, swap it in.
+    output = Output(out_dir)
+    try:
+        renderer = Renderer(root, content.config, today, extra_globals={"site": site, "project_fields": PROJECT_FIELDS})
+        with progress.stage("media") as advance:
+            media = publish_media(site, root, output, advance)
+        pages = list(site.all_pages())
+        with progress.stage("render", total=len(pages) + 2) as advance:
+            render_pages(site, renderer, output, media, pages, advance)
+        with progress.stage("assets"):
+            copy_static(renderer, output)
+        with progress.stage("gate"):
+            run_leak_gate(content, site, output)
+        output.commit()
+    except BaseException:
+        output.discard()
+        raise
+    files = len(output.written)
+    progress.say(progress.t("progress.built", pages=len(pages) + 2, files=files, out=str(out_dir), seconds=f"{progress.total_seconds():.2f}"))
+    return BuildResult(out_dir=out_dir, pages=len(pages) + 2, files=files, site=site, timings=progress.timings)
+
+
+TEMPLATES = {"TownshipPage": ("township.html", "township"), "VillagePage": ("village.html", "village"), "NoticePage": ("notice.html", "notice")}
+
+
+def render_pages(site: Site, renderer: Renderer, output: Output, media: dict, pages, advance) -> None:
+    for path, page in pages:
+        template, name = TEMPLATES[type(page).__name__]
+        html = renderer.render(template, path, **{name: page, "media": media})
+        output.write_text(path, html, made_from=getattr(page, "id", getattr(page, "name", "")))
+        advance()
+    output.write_text("index.html", renderer.render("index.html", "index.html"), "home page")
+    output.write_text("404.html", renderer.render("404.html", "404.html"), "not-found page")
+    advance(2)
+    sitemap_paths = ["index.html"] + [path for path, _ in pages]
+    output.write_text("sitemap.xml", renderer.render("sitemap.xml", "sitemap.xml", paths=sitemap_paths), "sitemap")
+    output.write_text("robots.txt", renderer.render("robots.txt", "robots.txt"), "robots.txt")
+
+
+def copy_static(renderer: Renderer, output: Output) -> None:
+    """Copy theme files under `static/`; a site theme's file wins over the built-in one."""
+    seen: set[str] = set()
+    for theme in renderer.theme_dirs:
+        static = theme / "static"
+        if not static.is_dir():
+            continue
+        for source in sorted(p for p in static.rglob("*") if p.is_file()):
+            site_path = source.relative_to(static).as_posix()
+            if site_path not in seen:
+                seen.add(site_path)
+                output.copy(site_path, source, f"theme file {site_path}")
+
+
+def run_leak_gate(content, site: Site, output: Output) -> None:
+    from .leakgate import gate
+
+    gate(content, output.tmp)

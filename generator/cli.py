@@ -1,0 +1,74 @@
+"""The `gongshi` command: parses arguments and prints every error in one place.
+
+Each verb lives in `generator/commands/<verb>.py` with `add_arguments(parser)` and
+`run(args, t) -> int`. Errors of the GongshiError family are printed without a traceback
+(with `--debug`, the traceback too) and give exit code 1; bad arguments give 2.
+"""
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import sys
+import traceback
+from pathlib import Path
+
+from . import __version__
+from .commands import build as build_cmd
+from .commands import check as check_cmd
+from .commands import serve as serve_cmd
+from .errors import ContentError, GongshiError
+from .i18n import Translator, cli_language
+
+COMMANDS = {"build": build_cmd, "serve": serve_cmd, "check": check_cmd}
+
+
+def iso_date(text: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a date in the form YYYY-MM-DD") from None
+
+
+def parser() -> argparse.ArgumentParser:
+    top = argparse.ArgumentParser(prog="gongshi", description="Build a village transparency portal (公示) from YAML.")
+    top.add_argument("--version", action="version", version=f"gongshi {__version__}")
+    verbs = top.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name, module in COMMANDS.items():
+        sub = verbs.add_parser(name, help=module.HELP, description=module.HELP)
+        sub.add_argument("--debug", action="store_true", help="show tracebacks of unexpected errors")
+        module.add_arguments(sub)
+    return top
+
+
+def add_site_arguments(sub: argparse.ArgumentParser) -> None:
+    """Options shared by the verbs that build: where the site is, where it goes, which day it is."""
+    sub.add_argument("--root", type=Path, default=Path("."), help="the site root holding site_config.yaml and content/ (default: .)")
+    sub.add_argument("--out", type=Path, default=None, help="output folder (default: ROOT/build)")
+    sub.add_argument("--today", type=iso_date, default=None, help="build as of this date, YYYY-MM-DD (default: today); decides embargoes and posting status")
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    t = Translator(cli_language())
+    try:
+        return COMMANDS[args.command].run(args, t)
+    except ContentError as exc:
+        print(t("cli.content_problems", count=len(exc.problems)), file=sys.stderr)
+        for problem in exc.problems:
+            print(problem, file=sys.stderr)
+        return 1
+    except GongshiError as exc:
+        print(t("cli.build_failed"), file=sys.stderr)
+        print(exc, file=sys.stderr)
+        if args.debug:
+            traceback.print_exc()
+        return 1
+    except KeyboardInterrupt:
+        return 130
+    except Exception:
+        if args.debug:
+            raise
+        print(t("cli.build_failed"), file=sys.stderr)
+        print(traceback.format_exc(limit=1).strip().splitlines()[-1], file=sys.stderr)
+        print(t("cli.debug_hint"), file=sys.stderr)
+        return 1

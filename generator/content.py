@@ -1,0 +1,453 @@
+"""Content files (villages and notices) read into typed, checked records.
+
+`load_content(root)` reads `site_config.yaml` and every file under `content/`, checks each
+one fully and all of them together (references, duplicate ids, media), and either returns
+the records or raises one `ContentError` listing every problem found.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path, PurePosixPath
+
+from . import schema
+from .config import CONFIG_FILE, NOTICE_KINDS, SiteConfig, read_config
+from .errors import ContentError, Problem
+from .yamlfile import Loc, YamlFile
+
+COMMITMENT_STATUSES = ("planned", "in_progress", "done", "delayed", "cancelled")
+STAGES = ("before", "after")
+
+
+@dataclass(frozen=True)
+class TeamMember:
+    """A member of the resident work team: a public official, published in full."""
+
+    name: str
+    role: str | None
+    unit: str | None
+    phone: str | None
+    unit_phone: str | None
+    since: dt.date | None
+
+
+@dataclass(frozen=True)
+class Commitment:
+    title: str
+    due: dt.date | None
+    status: str
+    progress: int | None
+    note: str | None
+    notices: tuple[str, ...]
+    loc: Loc = field(compare=False)
+
+
+@dataclass(frozen=True)
+class Plan:
+    title: str
+    period: str | None
+    commitments: tuple[Commitment, ...]
+
+
+@dataclass(frozen=True)
+class Village:
+    id: str
+    source: str  # path relative to the site root
+    name: str
+    township: str
+    households: int | None
+    population: int | None
+    status: str | None
+    summary: str | None
+    team: tuple[TeamMember, ...]
+    plan: Plan | None
+    extra: dict
+
+
+@dataclass(frozen=True)
+class FundItem:
+    name: str
+    amount: Decimal
+
+
+@dataclass(frozen=True)
+class Funds:
+    source: str | None
+    total: Decimal
+    items: tuple[FundItem, ...]
+
+
+@dataclass(frozen=True)
+class Project:
+    location: str | None = None
+    content: str | None = None
+    subsidy_standard: str | None = None
+    period: str | None = None
+    implementer: str | None = None
+    responsible: str | None = None
+    goals: str | None = None
+    benefit_mechanism: str | None = None
+
+
+PROJECT_FIELDS = tuple(Project.__dataclass_fields__)
+
+
+@dataclass(frozen=True)
+class Beneficiary:
+    """A private person. Only the site model's privacy step decides what of this is shown."""
+
+    name: str
+    id_number: str | None
+    phone: str | None
+    bank_account: str | None
+    household_size: int | None
+    amount: Decimal | None
+    note: str | None
+
+
+@dataclass(frozen=True)
+class Posting:
+    place: str
+    date: dt.date | None
+    photo: str | None  # relative to content/
+    by: str | None
+    caption: str | None
+
+
+@dataclass(frozen=True)
+class Objection:
+    received: dt.date | None
+    summary: str
+    resolution: str | None
+    resolved: dt.date | None
+
+
+@dataclass(frozen=True)
+class Notice:
+    id: str
+    source: str
+    village: str
+    title: str
+    kind: str
+    stage: str | None
+    posted: dt.date
+    until: dt.date
+    period_stated: bool  # False when neither `until` nor `days` was given
+    published_by: str | None
+    reviewed_by: str | None
+    body: str | None
+    funds: Funds | None
+    project: Project | None
+    beneficiaries: tuple[Beneficiary, ...]
+    postings: tuple[Posting, ...]
+    objections: tuple[Objection, ...]
+    extra: dict
+    digest: str  # sha256 of the file's bytes: an input hash for caches
+
+    @property
+    def posting_days(self) -> int:
+        return (self.until - self.posted).days + 1
+
+
+@dataclass
+class Content:
+    config: SiteConfig
+    villages: dict[str, Village]
+    notices: dict[str, Notice]
+    root: Path
+
+
+# -- readers ---------------------------------------------------------------------------------
+
+def _member(f: schema.Fields) -> TeamMember:
+    return TeamMember(
+        name=f.get("name", schema.text),
+        role=f.get("role", schema.text, None),
+        unit=f.get("unit", schema.text, None),
+        phone=f.get("phone", schema.phone, None),
+        unit_phone=f.get("unit_phone", schema.phone, None),
+        since=f.get("since", schema.date, None),
+    )
+
+
+def _commitment(f: schema.Fields) -> Commitment:
+    return Commitment(
+        title=f.get("title", schema.text),
+        due=f.get("due", schema.date, None),
+        status=f.get("status", schema.choice(*COMMITMENT_STATUSES), "planned"),
+        progress=f.get("progress", schema.whole_number(0, 100), None),
+        note=f.get("note", schema.text, None),
+        notices=tuple(f.get("notices", schema.sequence(schema.identifier), [])),
+        loc=f.value.loc,
+    )
+
+
+def _plan(f: schema.Fields) -> Plan:
+    return Plan(
+        title=f.get("title", schema.text),
+        period=f.get("period", schema.text, None),
+        commitments=tuple(f.get("commitments", schema.sequence(schema.record(_commitment)), [])),
+    )
+
+
+def read_village(source: YamlFile, village_id: str) -> Village | None:
+    f = schema.Fields(source, source.root)
+    village = Village(
+        id=village_id,
+        source=source.relpath,
+        name=f.get("name", schema.text),
+        township=f.get("township", schema.text),
+        households=f.get("households", schema.whole_number(), None),
+        population=f.get("population", schema.whole_number(), None),
+        status=f.get("status", schema.text, None),
+        summary=f.get("summary", schema.text, None),
+        team=tuple(f.get("team", schema.sequence(schema.record(_member)), [])),
+        plan=f.get("plan", schema.record(_plan), None),
+        extra=f.extra(),
+    )
+    f.finish()
+    return village if not source.problems else None
+
+
+def _fund_item(f: schema.Fields) -> FundItem:
+    return FundItem(name=f.get("name", schema.text), amount=f.get("amount", schema.amount))
+
+
+def _funds(f: schema.Fields) -> Funds | None:
+    items = tuple(f.get("items", schema.sequence(schema.record(_fund_item)), []))
+    computed = sum((i.amount for i in items if i.amount is not None), Decimal(0))
+    total = f.get("total", schema.amount, None)
+    if total is None and not items and f.raw("total") is None:
+        f.problem(None, "total", "is required (or list the items)")
+    if total is not None and items and computed != total:
+        from .money import format_yuan
+
+        f.problem(
+            f.raw("total"), "total",
+            f"the items add up to {format_yuan(computed)} yuan, not {format_yuan(total)}",
+        )
+    return Funds(source=f.get("source", schema.text, None), total=total if total is not None else computed, items=items)
+
+
+def _project(f: schema.Fields) -> Project:
+    return Project(**{name: f.get(name, schema.text, None) for name in PROJECT_FIELDS})
+
+
+def _beneficiary(f: schema.Fields) -> Beneficiary:
+    return Beneficiary(
+        name=f.get("name", schema.text),
+        id_number=f.get("id_number", _id_number, None),
+        phone=f.get("phone", schema.phone, None),
+        bank_account=f.get("bank_account", _digits("bank account", 12, 19), None),
+        household_size=f.get("household_size", schema.whole_number(1), None),
+        amount=f.get("amount", schema.amount, None),
+        note=f.get("note", schema.text, None),
+    )
+
+
+def _id_number(value, where) -> str:
+    from .privacy import is_valid_resident_id
+
+    number = str(value.data).strip().upper()
+    if not is_valid_resident_id(number):
+        raise schema.Invalid("is not a valid resident ID number (check the digits and the last character)")
+    return number
+
+
+def _digits(label: str, shortest: int, longest: int):
+    def convert(value, where) -> str:
+        number = str(value.data).replace(" ", "").replace("-", "")
+        if not number.isdigit() or not shortest <= len(number) <= longest:
+            raise schema.Invalid(f"is not a {label} number ({shortest} to {longest} digits, in quotes)")
+        return number
+
+    return convert
+
+
+def _posting(f: schema.Fields) -> Posting:
+    return Posting(
+        place=f.get("place", schema.text),
+        date=f.get("date", schema.date, None),
+        photo=f.get("photo", _media_path, None),
+        by=f.get("by", schema.text, None),
+        caption=f.get("caption", schema.text, None),
+    )
+
+
+def _media_path(value, where) -> str:
+    path = schema.text(value, where).replace("\\", "/")
+    pure = PurePosixPath(path)
+    if pure.is_absolute() or ".." in pure.parts:
+        raise schema.Invalid(f"'{path}' leaves the content folder (paths are relative to content/)")
+    return str(pure)
+
+
+def _objection(f: schema.Fields) -> Objection:
+    received = f.get("received", schema.date, None)
+    resolved = f.get("resolved", schema.date, None)
+    if received and resolved and resolved < received:
+        f.problem(f.raw("resolved"), "resolved", "is before the objection was received")
+    return Objection(
+        received=received,
+        summary=f.get("summary", schema.text),
+        resolution=f.get("resolution", schema.text, None),
+        resolved=resolved,
+    )
+
+
+def read_notice(source: YamlFile, notice_id: str, config: SiteConfig | None, digest: str) -> Notice | None:
+    f = schema.Fields(source, source.root)
+    posted = f.get("posted", schema.date)
+    until = f.get("until", schema.date, None)
+    days = f.get("days", schema.whole_number(1, 366), None)
+    kind = f.get("kind", schema.choice(*NOTICE_KINDS))
+    period_stated = True
+    if until is not None and days is not None:
+        f.problem(f.raw("days"), "days", "give either 'until' or 'days', not both")
+    elif posted is not None and until is not None and until < posted:
+        f.problem(f.raw("until"), "until", f"{until} is before posted ({posted})")
+    elif posted is not None and until is None:
+        if days is None:
+            period_stated = False
+            days = (config.min_posting_days if config else {}).get(kind, 10)
+        until = posted + dt.timedelta(days=days - 1)
+    notice = Notice(
+        id=notice_id,
+        source=source.relpath,
+        village=f.get("village", schema.identifier),
+        title=f.get("title", schema.text),
+        kind=kind,
+        stage=f.get("stage", schema.choice(*STAGES), None),
+        posted=posted,
+        until=until,
+        period_stated=period_stated,
+        published_by=f.get("published_by", schema.text, None),
+        reviewed_by=f.get("reviewed_by", schema.text, None),
+        body=f.get("body", schema.text, None),
+        funds=f.get("funds", schema.record(_funds), None),
+        project=f.get("project", schema.record(_project), None),
+        beneficiaries=tuple(f.get("beneficiaries", schema.sequence(schema.record(_beneficiary)), [])),
+        postings=tuple(f.get("postings", schema.sequence(schema.record(_posting)), [])),
+        objections=tuple(f.get("objections", schema.sequence(schema.record(_objection)), [])),
+        extra=f.extra(),
+        digest=digest,
+    )
+    f.finish()
+    return notice if not source.problems else None
+
+
+# -- loading a whole site ----------------------------------------------------------------------
+
+def _read(root: Path, path: Path) -> tuple[YamlFile, str]:
+    relpath = path.relative_to(root).as_posix()
+    data = path.read_bytes()
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        source = YamlFile(relpath, "")
+        source.problems.append(Problem(relpath, 1, 1, "", f"is not UTF-8 text (byte {exc.start})"))
+        source.root = None
+        return source, ""
+    return YamlFile(relpath, text), hashlib.sha256(data).hexdigest()
+
+
+def content_files(root: Path, kind: str) -> list[Path]:
+    folder = root / "content" / kind
+    if not folder.is_dir():
+        return []
+    pattern = "*.yaml" if kind == "villages" else "**/*.yaml"
+    files = [p for p in folder.glob(pattern) if p.is_file()]
+    files += [p for p in folder.glob(pattern.replace("yaml", "yml")) if p.is_file()]
+    return sorted(files)
+
+
+def load_content(root: Path) -> Content:
+    root = Path(root)
+    problems: list[Problem] = []
+    config_path = root / CONFIG_FILE
+    config = None
+    if not config_path.is_file():
+        problems.append(Problem(CONFIG_FILE, 1, 1, "", "file not found: is this a site root?"))
+    else:
+        source, _ = _read(root, config_path)
+        if source.root is not None:
+            config = read_config(source)
+        problems += source.problems
+
+    villages: dict[str, Village] = {}
+    village_sources: dict[str, str] = {}
+    for path in content_files(root, "villages"):
+        source, _ = _read(root, path)
+        village_id = _file_id(source, path, problems)
+        if source.root is not None:
+            village = read_village(source, village_id or "")
+            if village and village_id:
+                if village_id in villages:
+                    problems.append(Problem(source.relpath, 1, 1, "", f"duplicate village id '{village_id}' (also {village_sources[village_id]})"))
+                else:
+                    villages[village_id] = village
+                    village_sources[village_id] = source.relpath
+        problems += source.problems
+
+    notices: dict[str, Notice] = {}
+    notice_locs: dict[str, tuple[YamlFile, Loc | None]] = {}
+    for path in content_files(root, "notices"):
+        source, digest = _read(root, path)
+        notice_id = _file_id(source, path, problems)
+        if source.root is not None:
+            notice = read_notice(source, notice_id or "", config, digest)
+            if notice and notice_id:
+                if notice_id in notices:
+                    problems.append(Problem(source.relpath, 1, 1, "", f"duplicate notice id '{notice_id}' (also {notices[notice_id].source})"))
+                else:
+                    notices[notice_id] = notice
+                    notice_locs[notice_id] = (source, source.root.data.get("village").loc if source.root.data.get("village") else None)
+        problems += source.problems
+
+    problems += _cross_checks(root, villages, notices, notice_locs)
+    if problems or config is None:
+        raise ContentError(problems or [Problem(CONFIG_FILE, 1, 1, "", "could not be read")])
+    return Content(config=config, villages=villages, notices=notices, root=root)
+
+
+def _file_id(source: YamlFile, path: Path, problems: list[Problem]) -> str | None:
+    if schema.ID_PATTERN.match(path.stem):
+        return path.stem
+    problems.append(Problem(source.relpath, 1, 1, "", f"file name '{path.stem}' is not a valid id: use lower-case letters, digits and '-' (it becomes the page's address)"))
+    return None
+
+
+def _cross_checks(root, villages, notices, notice_locs) -> list[Problem]:
+    """Checks that need all files: references between files and media on disk."""
+    problems = []
+    for notice_id, notice in notices.items():
+        source, village_loc = notice_locs[notice_id]
+        if notice.village not in villages:
+            loc = village_loc or Loc(1, 1)
+            problems.append(Problem(notice.source, loc.line, loc.column, "village", f"unknown village '{notice.village}' (no content/villages/{notice.village}.yaml)"))
+        postings = source.root.data.get("postings")
+        for index, posting in enumerate(notice.postings):
+            if posting.photo is None:
+                continue
+            media = root / "content" / posting.photo
+            if not media.is_file():
+                loc = _photo_loc(postings, index)
+                problems.append(Problem(notice.source, loc.line, loc.column, f"postings[{index}].photo", f"file not found: content/{posting.photo}"))
+    for village in villages.values():
+        if village.plan is None:
+            continue
+        for index, commitment in enumerate(village.plan.commitments):
+            for ref in commitment.notices:
+                if ref not in notices:
+                    loc = commitment.loc
+                    problems.append(Problem(village.source, loc.line, loc.column, f"plan.commitments[{index}].notices", f"unknown notice '{ref}'"))
+    return problems
+
+
+def _photo_loc(postings_value, index: int) -> Loc:
+    try:
+        return postings_value.data[index].data["photo"].loc
+    except (AttributeError, IndexError, KeyError, TypeError):
+        return Loc(1, 1)

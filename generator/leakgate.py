@@ -1,0 +1,45 @@
+"""The leak gate: the last step of every build, before the new site replaces the old one.
+
+Whatever path personal data might take into the output (a template, the search index, a
+data export), it ends up in a file, so the gate scans every written file for personal
+numbers, unmasked beneficiary names and image metadata. Any finding fails the build.
+"""
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from .errors import BuildError
+
+
+def allowed_numbers(content) -> frozenset[str]:
+    """Numbers published on purpose: the work teams' phones and the supervision phones."""
+    numbers = list(content.config.supervision_phones)
+    for village in content.villages.values():
+        for member in village.team:
+            numbers += [n for n in (member.phone, member.unit_phone) if n]
+    return frozenset(digits for n in numbers if (digits := normalize_phone(n)))
+
+
+def normalize_phone(number: str) -> str:
+    from .privacy import normalize_digits
+
+    digits = re.sub(r"\D", "", normalize_digits(number))
+    return digits[2:] if digits.startswith("86") and len(digits) == 13 else digits
+
+
+def private_names(content) -> set[str]:
+    """Beneficiaries' full names, unless the policy publishes them or an official bears the same name."""
+    if content.config.privacy.names == "full":
+        return set()
+    officials = {m.name for v in content.villages.values() for m in v.team}
+    names = {b.name for n in content.notices.values() for b in n.beneficiaries}
+    return {name for name in names if len(name) >= 2 and name not in officials}
+
+
+def gate(content, site_dir: Path) -> None:
+    from .leakcheck import scan_site
+
+    leaks = scan_site(site_dir, allowed_numbers=allowed_numbers(content), private_names=private_names(content))
+    if leaks:
+        raise BuildError("personal data found in the output; nothing was published:\n" + "\n".join(str(leak) for leak in leaks))
