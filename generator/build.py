@@ -13,8 +13,9 @@ from pathlib import Path
 from .content import PROJECT_FIELDS, load_content
 from .errors import BuildError
 from .i18n import Translator, cli_language
-from .media_stage import publish_media
+from .media_stage import cache_dir, publish_media
 from .output import Output
+from .plugins import BuildContext, Plugin, default_plugins
 from .progress import Progress
 from .render import Renderer
 from .site import Site
@@ -29,7 +30,8 @@ class BuildResult:
     timings: list
 
 
-def build(root: Path, out_dir: Path | None = None, today: dt.date | None = None, progress: Progress | None = None) -> BuildResult:
+def build(root: Path, out_dir: Path | None = None, today: dt.date | None = None, progress: Progress | None = None,
+          plugins: list[Plugin] | None = None) -> BuildResult:
     root = Path(root).resolve()
     out_dir = Path(out_dir).resolve() if out_dir else root / "build"
     today = today or dt.date.today()
@@ -38,18 +40,29 @@ def build(root: Path, out_dir: Path | None = None, today: dt.date | None = None,
     # Phase one: everything into a checked model, or every problem at once.
     with progress.stage("load"):
         content = load_content(root)
+    for masked in content.masked:
+        progress.say(progress.t("progress.masked", where=str(masked)))
     with progress.stage("model"):
         site = Site.from_content(content, today)
+    plugins = default_plugins() if plugins is None else plugins
+    context = BuildContext(root=root, config=content.config, today=today, cache_dir=cache_dir(root), content=content)
+    for plugin in plugins:
+        with progress.stage(plugin.name):
+            plugin.on_site(site, context)
 
     # Phase two: render into a temporary folder, check it, swap it in.
     output = Output(out_dir)
     try:
-        renderer = Renderer(root, content.config, today, extra_globals={"site": site, "project_fields": PROJECT_FIELDS})
+        renderer = Renderer(root, content.config, today, extra_globals={"site": site, "project_fields": PROJECT_FIELDS, **context.globals})
+        context.renderer = renderer
         with progress.stage("media") as advance:
             media = publish_media(site, root, output, advance)
         pages = list(site.all_pages())
         with progress.stage("render", total=len(pages) + 2) as advance:
             render_pages(site, renderer, output, media, pages, advance)
+        for plugin in plugins:
+            with progress.stage(plugin.name) as advance:
+                plugin.on_write(site, context, output, advance)
         with progress.stage("assets"):
             copy_static(renderer, output)
         with progress.stage("gate"):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import re
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path, PurePosixPath
@@ -157,6 +158,62 @@ class Content:
     villages: dict[str, Village]
     notices: dict[str, Notice]
     root: Path
+    masked: list[Problem] = field(default_factory=list)  # numbers masked under `on_unmasked_pii: mask`
+
+
+# Fields that hold personal numbers on purpose: officials' phones are published, and the
+# beneficiaries' numbers are never shown at all. Every other text is free text and scanned.
+NUMBER_FIELDS = re.compile(r"^(team\[\d+\]\.(phone|unit_phone)|beneficiaries\[\d+\]\.(id_number|phone|bank_account))$")
+
+
+def deidentify_free_text(source: YamlFile, allowed: frozenset[str], policy: str) -> list[Problem]:
+    """Find ID, bank card and private phone numbers in every free-text field of a file.
+
+    With `fail`, each one is a located problem; with `mask`, the text is masked in place
+    (before any record is read, so nothing downstream ever sees the number) and the
+    returned list says what was masked, for the build log.
+    """
+    from .privacy import find_personal_numbers, mask_personal_numbers
+
+    masked = []
+    for path, value in list(source.walk_text()):
+        if NUMBER_FIELDS.match(path):
+            continue
+        findings = find_personal_numbers(value.data, allowed)
+        for finding in findings:
+            loc = source.position_in(value, finding.start)
+            problem = Problem(source.relpath, loc.line, loc.column, path, f"personal number found ({finding.label})")
+            if policy == "fail":
+                source.problems.append(problem)
+            else:
+                masked.append(problem)
+        if findings and policy != "fail":
+            value.data, _ = mask_personal_numbers(value.data, allowed)
+    return masked
+
+
+def published_numbers(config: SiteConfig | None, village_sources: list[YamlFile]) -> frozenset[str]:
+    """Phones published on purpose (work teams', supervision) as bare digits: not leaks."""
+    from .privacy import normalize_digits
+
+    numbers = list(config.supervision_phones) if config else []
+    for source in village_sources:
+        numbers += [v.data for path, v in source.walk_text() if re.match(r"^team\[\d+\]\.(phone|unit_phone)$", path)]
+        for path, value in _walk_numbers(source):
+            numbers.append(str(value))
+    digits = (re.sub(r"\D", "", normalize_digits(str(n))) for n in numbers)
+    return frozenset(d[2:] if len(d) == 13 and d.startswith("86") else d for d in digits if d)
+
+
+def _walk_numbers(source: YamlFile):
+    """Team phones written without quotes are YAML integers; include them too."""
+    team = source.root.data.get("team") if source.root is not None and source.root.is_mapping else None
+    for member in team.data if team is not None and team.is_sequence else []:
+        if member.is_mapping:
+            for key in ("phone", "unit_phone"):
+                value = member.data.get(key)
+                if value is not None and isinstance(value.data, int) and not isinstance(value.data, bool):
+                    yield key, value.data
 
 
 # -- readers ---------------------------------------------------------------------------------
@@ -297,7 +354,7 @@ def _objection(f: schema.Fields) -> Objection:
     )
 
 
-def read_notice(source: YamlFile, notice_id: str, config: SiteConfig | None, digest: str) -> Notice | None:
+def read_notice(source: YamlFile, notice_id: str, config: SiteConfig | None, digest: str, root: Path | None = None) -> Notice | None:
     f = schema.Fields(source, source.root)
     posted = f.get("posted", schema.date)
     until = f.get("until", schema.date, None)
@@ -335,7 +392,26 @@ def read_notice(source: YamlFile, notice_id: str, config: SiteConfig | None, dig
         digest=digest,
     )
     f.finish()
+    if root is not None:
+        _check_photos_exist(source, notice.postings, root)
     return notice if not source.problems else None
+
+
+def _check_photos_exist(source: YamlFile, postings: tuple, root: Path) -> None:
+    raw = source.root.data.get("postings") if source.root is not None and source.root.is_mapping else None
+    for index, item in enumerate(raw.data if raw is not None and raw.is_sequence else []):
+        photo = item.data.get("photo") if item.is_mapping else None
+        if photo is None or not isinstance(photo.data, str):
+            continue
+        try:
+            relpath = _media_path(photo, None)
+        except schema.Invalid:
+            continue  # already reported
+        target = root / "content" / relpath
+        if not target.is_file():
+            source.problem(photo.loc, f"postings[{index}].photo", f"file not found: content/{relpath}")
+        elif not target.resolve().is_relative_to((root / "content").resolve()):
+            source.problem(photo.loc, f"postings[{index}].photo", f"'{relpath}' links to a file outside the content folder")
 
 
 # -- loading a whole site ----------------------------------------------------------------------
@@ -376,40 +452,47 @@ def load_content(root: Path) -> Content:
             config = read_config(source)
         problems += source.problems
 
+    village_files = [(path, *_read(root, path)) for path in content_files(root, "villages")]
+    notice_files = [(path, *_read(root, path)) for path in content_files(root, "notices")]
+
+    # Personal numbers are dealt with on the raw text, before any record exists.
+    allowed = published_numbers(config, [source for _, source, _ in village_files])
+    policy = config.privacy.on_unmasked_pii if config else "fail"
+    masked: list[Problem] = []
+    for _, source, _ in village_files + notice_files:
+        masked += deidentify_free_text(source, allowed, policy)
+
     villages: dict[str, Village] = {}
-    village_sources: dict[str, str] = {}
-    for path in content_files(root, "villages"):
-        source, _ = _read(root, path)
+    for path, source, _ in village_files:
         village_id = _file_id(source, path, problems)
         if source.root is not None:
             village = read_village(source, village_id or "")
             if village and village_id:
                 if village_id in villages:
-                    problems.append(Problem(source.relpath, 1, 1, "", f"duplicate village id '{village_id}' (also {village_sources[village_id]})"))
+                    problems.append(Problem(source.relpath, 1, 1, "", f"duplicate village id '{village_id}' (also {villages[village_id].source})"))
                 else:
                     villages[village_id] = village
-                    village_sources[village_id] = source.relpath
         problems += source.problems
 
     notices: dict[str, Notice] = {}
-    notice_locs: dict[str, tuple[YamlFile, Loc | None]] = {}
-    for path in content_files(root, "notices"):
-        source, digest = _read(root, path)
+    village_locs: dict[str, Loc | None] = {}
+    for path, source, digest in notice_files:
         notice_id = _file_id(source, path, problems)
         if source.root is not None:
-            notice = read_notice(source, notice_id or "", config, digest)
+            notice = read_notice(source, notice_id or "", config, digest, root)
             if notice and notice_id:
                 if notice_id in notices:
                     problems.append(Problem(source.relpath, 1, 1, "", f"duplicate notice id '{notice_id}' (also {notices[notice_id].source})"))
                 else:
                     notices[notice_id] = notice
-                    notice_locs[notice_id] = (source, source.root.data.get("village").loc if source.root.data.get("village") else None)
+                    village_value = source.root.data.get("village")
+                    village_locs[notice_id] = village_value.loc if village_value is not None else None
         problems += source.problems
 
-    problems += _cross_checks(root, villages, notices, notice_locs)
+    problems += _cross_checks(villages, notices, village_locs)
     if problems or config is None:
         raise ContentError(problems or [Problem(CONFIG_FILE, 1, 1, "", "could not be read")])
-    return Content(config=config, villages=villages, notices=notices, root=root)
+    return Content(config=config, villages=villages, notices=notices, root=root, masked=masked)
 
 
 def _file_id(source: YamlFile, path: Path, problems: list[Problem]) -> str | None:
@@ -419,22 +502,13 @@ def _file_id(source: YamlFile, path: Path, problems: list[Problem]) -> str | Non
     return None
 
 
-def _cross_checks(root, villages, notices, notice_locs) -> list[Problem]:
-    """Checks that need all files: references between files and media on disk."""
+def _cross_checks(villages, notices, village_locs) -> list[Problem]:
+    """Checks that need all files: references between villages, notices and commitments."""
     problems = []
     for notice_id, notice in notices.items():
-        source, village_loc = notice_locs[notice_id]
         if notice.village not in villages:
-            loc = village_loc or Loc(1, 1)
+            loc = village_locs[notice_id] or Loc(1, 1)
             problems.append(Problem(notice.source, loc.line, loc.column, "village", f"unknown village '{notice.village}' (no content/villages/{notice.village}.yaml)"))
-        postings = source.root.data.get("postings")
-        for index, posting in enumerate(notice.postings):
-            if posting.photo is None:
-                continue
-            media = root / "content" / posting.photo
-            if not media.is_file():
-                loc = _photo_loc(postings, index)
-                problems.append(Problem(notice.source, loc.line, loc.column, f"postings[{index}].photo", f"file not found: content/{posting.photo}"))
     for village in villages.values():
         if village.plan is None:
             continue
@@ -445,9 +519,3 @@ def _cross_checks(root, villages, notices, notice_locs) -> list[Problem]:
                     problems.append(Problem(village.source, loc.line, loc.column, f"plan.commitments[{index}].notices", f"unknown notice '{ref}'"))
     return problems
 
-
-def _photo_loc(postings_value, index: int) -> Loc:
-    try:
-        return postings_value.data[index].data["photo"].loc
-    except (AttributeError, IndexError, KeyError, TypeError):
-        return Loc(1, 1)

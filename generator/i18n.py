@@ -1,7 +1,9 @@
 """Message catalogs: every string a user sees comes from here, in zh-CN or en.
 
-Catalogs are YAML files in `generator/locales/`, one per language, with the same keys.
-Messages use `str.format` placeholders (`{days}`), so translators see whole sentences.
+Catalogs are YAML files in `generator/locales/<language>/`, one file per feature
+(`core.yaml`, `search.yaml`, …), merged into one catalog per language. Every language has
+the same keys (a test checks). Messages use `str.format` placeholders (`{days}`), so
+translators see whole sentences.
 """
 from __future__ import annotations
 
@@ -20,9 +22,14 @@ DEFAULT_LANGUAGE = "zh-CN"
 def catalog(language: str) -> dict[str, str]:
     if language not in LANGUAGES:
         raise ValueError(f"unsupported language {language!r}")
-    with open(LOCALES_DIR / f"{language}.yaml", encoding="utf-8") as f:
-        tree = yaml.safe_load(f)
-    return dict(_flatten(tree))
+    messages: dict[str, str] = {}
+    for path in sorted((LOCALES_DIR / language).glob("*.yaml")):
+        with open(path, encoding="utf-8") as f:
+            for key, text in _flatten(yaml.safe_load(f) or {}):
+                if key in messages:
+                    raise ValueError(f"{path.name}: message {key!r} is defined twice in the {language} catalog")
+                messages[key] = text
+    return messages
 
 
 def _flatten(tree: dict, prefix: str = ""):

@@ -7,6 +7,7 @@ text, so `0.1` stays exactly one jiao.
 from __future__ import annotations
 
 import re
+import unicodedata
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
 _AMOUNT = re.compile(r"^\s*(?P<num>[+-]?[0-9][0-9,，]*(?:\.[0-9]+)?)\s*(?P<unit>万元|万|元)?\s*$")
@@ -29,7 +30,8 @@ def parse_amount(value) -> Decimal:
         text = repr(value)
     else:
         text = str(value)
-    match = _AMOUNT.match(text)
+    # Full-width digits and commas from a Chinese input method mean the same amount.
+    match = _AMOUNT.match(unicodedata.normalize("NFKC", text))
     if not match:
         raise AmountError(f"{text!r} is not an amount of money (write e.g. 60000, \"6万元\" or \"60,000元\")")
     digits = match["num"].replace(",", "").replace("，", "")

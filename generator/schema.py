@@ -14,7 +14,7 @@ from decimal import Decimal
 from typing import Callable
 
 from .money import AmountError, parse_amount
-from .yamlfile import Value, YamlFile
+from .yamlfile import INVALID, Value, YamlFile
 
 MISSING = object()
 ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]*$")
@@ -65,6 +65,8 @@ class Fields:
     def get(self, name: str, convert: Converter, default=MISSING, *, required_message: str | None = None):
         """The converted value of a field; a problem (and None) when missing or invalid."""
         raw = self.raw(name)
+        if raw is not None and raw.data is INVALID:
+            return None  # already reported where it was read
         if raw is None or raw.data is None:
             if default is MISSING:
                 if self.value is not None:
@@ -214,6 +216,8 @@ def sequence(item: Converter) -> Converter:
         results = []
         for index, child in enumerate(value.data):
             child_where = where.item(index)
+            if child.data is INVALID:
+                continue
             try:
                 converted = item(child, child_where)
             except Invalid as exc:

@@ -7,7 +7,6 @@ plain YAML type (`!!python/object`, `!include`, …) is refused: content is data
 """
 from __future__ import annotations
 
-import datetime as dt
 from dataclasses import dataclass, field
 
 import yaml
@@ -38,6 +37,7 @@ class Value:
     data: object
     loc: Loc
     key_locs: dict = field(default_factory=dict)  # for mappings: key -> Loc of the key itself
+    style: str | None = None  # for scalars: None (plain), "'", '"', "|" or ">"
 
     @property
     def is_mapping(self) -> bool:
@@ -56,6 +56,16 @@ class Value:
         return self.data
 
 
+class _Invalid:
+    """Stands for a value already reported as a problem, so it is not also called missing."""
+
+    def __repr__(self) -> str:
+        return "INVALID"
+
+
+INVALID = _Invalid()
+
+
 class _Scalars(yaml.constructor.SafeConstructor):
     pass
 
@@ -72,12 +82,16 @@ class YamlFile:
         self.problems: list[Problem] = []
         self.root: Value | None = None
         self._scalars = _Scalars()
+        self.lines = text.splitlines()
         try:
             node = yaml.compose(text, Loader=_Loader)
         except yaml.MarkedYAMLError as exc:
             mark = exc.problem_mark or exc.context_mark
             line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
             reason = exc.problem or exc.context or "invalid YAML"
+            if exc.context and exc.context_mark and exc.problem_mark:
+                start = exc.context_mark
+                reason += f" ({exc.context} at line {start.line + 1}, column {start.column + 1})"
             self.problem(Loc(line, col), "", f"invalid YAML: {reason}")
             return
         except yaml.YAMLError as exc:
@@ -95,7 +109,7 @@ class YamlFile:
         loc = _loc(node)
         if node.tag not in ALLOWED_TAGS:
             self.problem(loc, path, f"YAML tag {node.tag.replace(_STD, '!!')} is not allowed")
-            return None
+            return Value(INVALID, loc)
         if isinstance(node, yaml.MappingNode):
             items: dict[str, Value] = {}
             key_locs: dict[str, Loc] = {}
@@ -125,7 +139,32 @@ class YamlFile:
         except ValueError:
             # e.g. 2024-02-30: looks like a date, is not one.
             self.problem(loc, path, f"{node.value} is not a real date")
-            return None
-        if isinstance(data, dt.datetime):
-            data = data  # kept; the schema decides whether a time is acceptable
-        return Value(data, loc)
+            return Value(INVALID, loc)
+        return Value(data, loc, style=node.style)
+
+    def position_in(self, value: Value, offset: int) -> Loc:
+        """The file position of character `offset` of a scalar's text (best effort for folded text)."""
+        text = str(value.data)
+        if value.style in ("|", ">"):
+            # Block scalars start on the line after the indicator, at the block's indentation.
+            line_index = value.loc.line + text[:offset].count("\n")
+            source_line = self.lines[line_index] if line_index < len(self.lines) else ""
+            indent = len(source_line) - len(source_line.lstrip(" "))
+            return Loc(line_index + 1, indent + offset - (text.rfind("\n", 0, offset) + 1) + 1)
+        quote = 1 if value.style in ("'", '"') else 0
+        return Loc(value.loc.line, value.loc.column + quote + offset)
+
+    def walk_text(self):
+        """Every text scalar with its field path: (path, Value)."""
+        def walk(value: Value, path: str):
+            if isinstance(value.data, dict):
+                for key, child in value.data.items():
+                    yield from walk(child, f"{path}.{key}" if path else key)
+            elif isinstance(value.data, list):
+                for index, child in enumerate(value.data):
+                    yield from walk(child, f"{path}[{index}]")
+            elif isinstance(value.data, str):
+                yield path, value
+
+        if self.root is not None:
+            yield from walk(self.root, "")

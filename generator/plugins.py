@@ -1,0 +1,44 @@
+"""Named build hooks. Gongshi's own features (search, QR codes, supervision, open data) use
+them too, so how data moves through a build is visible in one place.
+
+A plugin is a class with a `name` (its progress stage, a key under `build_stage.` in the
+catalogs) and any of these methods, each a no-op by default:
+
+- `on_site(site, context)`: after the model is built and before anything is rendered. Put
+  whatever templates need into `context.globals` (a dict handed to Jinja as globals).
+- `on_write(site, context, output, advance)`: after the pages are rendered; write the
+  plugin's own files through `output` (which refuses two files at one path).
+
+`context` is a `BuildContext`: root folder, config, today, renderer, cache folder.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+@dataclass
+class BuildContext:
+    root: Path
+    config: object
+    today: dt.date
+    cache_dir: Path
+    content: object
+    globals: dict = field(default_factory=dict)
+    renderer: object = None
+
+
+class Plugin:
+    name = "plugin"
+
+    def on_site(self, site, context: BuildContext) -> None:
+        pass
+
+    def on_write(self, site, context: BuildContext, output, advance) -> None:
+        pass
+
+
+def default_plugins() -> list[Plugin]:
+    """The features every build has, in the order they run."""
+    return []

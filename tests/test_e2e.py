@@ -1,0 +1,70 @@
+"""End to end in Chromium at a phone viewport: the built demo, served on 127.0.0.1."""
+from __future__ import annotations
+
+from urllib.parse import urljoin
+
+import pytest
+
+from browser import chromium, phone_page, serve_folder
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with chromium() as b:
+        yield b
+
+
+def test_walk_home_township_village_notice(demo_build, browser):
+    with serve_folder(demo_build) as base:
+        page = phone_page(browser)
+        page.goto(base + "index.html")
+        assert page.locator("h1").first.inner_text()
+        township = page.locator("a[href^='townships/']").first
+        township_name = township.inner_text()
+        township.click()
+        page.wait_for_load_state()
+        assert page.locator("h1").inner_text() == township_name
+        village = page.locator("main a[href^='../villages/']").first
+        village_name = village.inner_text()
+        village.click()
+        page.wait_for_load_state()
+        assert page.locator("h1").inner_text() == village_name
+        notice = page.locator("main a[href^='../notices/']").first
+        notice_title = notice.inner_text()
+        notice.click()
+        page.wait_for_load_state()
+        assert page.locator("h1").inner_text() == notice_title
+        assert village_name in page.locator("nav.crumbs").inner_text()
+        # Nothing on a phone screen is wider than the screen.
+        assert page.evaluate("document.documentElement.scrollWidth") <= 360
+        assert page.problems == []
+
+
+def test_every_page_is_reachable_from_home_without_broken_links(demo_build, browser):
+    """Crawl by following links in the browser from the home page; every internal link loads."""
+    with serve_folder(demo_build) as base:
+        page = phone_page(browser)
+        seen, queue, broken = set(), [base + "index.html"], []
+        while queue:
+            url = queue.pop()
+            if url in seen:
+                continue
+            seen.add(url)
+            response = page.goto(url)
+            if response is None or response.status != 200:
+                broken.append(url)
+                continue
+            if not url.endswith(".html"):
+                continue
+            hrefs = page.eval_on_selector_all("a[href]", "els => els.map(e => e.getAttribute('href'))")
+            for href in hrefs:
+                if href.startswith(("http:", "https:", "tel:", "mailto:", "#")):
+                    continue
+                target = urljoin(url, href).split("#")[0]
+                if target.startswith(base):
+                    queue.append(target)
+        assert broken == []
+        expected = {p.relative_to(demo_build).as_posix() for p in demo_build.glob("*/*.html")}
+        reached = {u[len(base):] for u in seen}
+        assert expected - reached == set()
+        assert page.problems == []
