@@ -1,0 +1,377 @@
+"""QR codes as compact inline SVG, with a build cache.
+
+Field rules (shared/DOMAIN.md, "QR codes that work in the field"): error correction M, a
+4-module quiet zone, the smallest version that fits, and a plain ``https://`` URL as payload
+(WeChat's scanner follows URLs only; a vCard QR may be offered in addition). On paper a code
+should print at least about 35-40 mm wide: pass ``size="40mm"`` for print.
+
+The SVG carries no width/height unless asked, so CSS sizes it; its ``viewBox`` is in modules.
+The dark modules are drawn as ONE path made of the outlines of the dark regions (each region
+traced once, holes included), not one shape per module or per row: that is several times
+smaller than one rect per module and, unlike abutting rectangles, leaves no hairline seams
+when a PDF viewer or printer anti-aliases at a scale that is not a whole number of pixels.
+
+``QrCache`` memoizes the expensive part (encoding: version fit, mask choice) in memory and on
+disk, one small text file per payload, so a code whose payload did not change is never
+encoded twice, across builds too.
+"""
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import re
+import tempfile
+import threading
+from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
+from typing import Sequence
+
+import qrcode
+import qrcode.constants
+from qrcode.exceptions import DataOverflowError
+
+__all__ = [
+    "QUIET_ZONE",
+    "ERROR_CORRECTION",
+    "QrCache",
+    "QrStats",
+    "qr_matrix",
+    "path_from_matrix",
+    "qr_svg",
+    "qr_png",
+]
+
+#: Quiet zone around the symbol, in modules (ISO/IEC 18004 asks for 4).
+QUIET_ZONE = 4
+#: Error-correction level: M restores about 15% damaged codewords (posters get dirty).
+ERROR_CORRECTION = "M"
+_EC = qrcode.constants.ERROR_CORRECT_M
+
+#: Bump when the cached file layout or the encoding parameters change.
+_FORMAT = "2"
+try:
+    _QRCODE_VERSION = metadata.version("qrcode")
+except metadata.PackageNotFoundError:  # pragma: no cover - vendored or odd installs
+    _QRCODE_VERSION = getattr(qrcode, "__version__", "unknown")
+
+Matrix = list[list[bool]]
+
+
+# --------------------------------------------------------------------------- encoding
+
+
+def _encode_core(payload: str) -> Matrix:
+    """The symbol's modules without the quiet zone (True = dark). The slow part."""
+    code = qrcode.QRCode(version=None, error_correction=_EC, box_size=1, border=0)
+    code.add_data(payload)  # UTF-8 bytes in byte mode for non-ASCII text
+    try:
+        code.make(fit=True)  # smallest version that fits; best of the 8 masks
+    except (DataOverflowError, ValueError) as exc:
+        raise ValueError(
+            f"payload of {len(payload.encode('utf-8'))} bytes does not fit in a QR code at level M"
+        ) from exc
+    return [[bool(m) for m in row] for row in code.get_matrix()]
+
+
+def _with_quiet_zone(core: Matrix) -> Matrix:
+    n = len(core) + 2 * QUIET_ZONE
+    blank = [False] * n
+    pad = [False] * QUIET_ZONE
+    return [list(blank) for _ in range(QUIET_ZONE)] + [pad + row + pad for row in core] + [
+        list(blank) for _ in range(QUIET_ZONE)
+    ]
+
+
+def qr_matrix(payload: str) -> Matrix:
+    """Modules of the code for `payload`, quiet zone included (True = dark); N = 17 + 4*version + 8."""
+    return _with_quiet_zone(_encode_core(payload))
+
+
+# --------------------------------------------------------------------------- path data
+
+
+def _num_pair(a: int, b: int) -> str:
+    # A minus sign separates numbers in path data: "3-2" reads as 3, -2.
+    return f"{a}{'' if b < 0 else ' '}{b}"
+
+
+def path_from_matrix(matrix: Sequence[Sequence[bool]]) -> str:
+    """SVG path data whose filled area (nonzero or evenodd) is exactly the dark modules.
+
+    Every boundary edge between a dark and a light module is oriented with the dark side on
+    its right (clockwise outlines, counter-clockwise holes), so the winding number is 1 on
+    dark modules and 0 elsewhere whatever the fill rule. Edges are chained into closed loops
+    (at a vertex where two dark modules touch only by a corner the loop turns right, keeping
+    them apart), collinear edges are merged, and each loop is written as
+    ``m dx dy h.. v.. h.. … z`` with the closing ``v`` left to ``z``.
+    """
+    rows = len(matrix)
+    cols = len(matrix[0]) if rows else 0
+
+    def dark(x: int, y: int) -> bool:
+        return 0 <= y < rows and 0 <= x < cols and bool(matrix[y][x])
+
+    # Outgoing edges per vertex (x, y), as unit directions; vertices are module corners.
+    out: dict[tuple[int, int], list[tuple[int, int]]] = {}
+    for y in range(rows):
+        for x in range(cols):
+            if not matrix[y][x]:
+                continue
+            if not dark(x, y - 1):
+                out.setdefault((x, y), []).append((1, 0))
+            if not dark(x + 1, y):
+                out.setdefault((x + 1, y), []).append((0, 1))
+            if not dark(x, y + 1):
+                out.setdefault((x + 1, y + 1), []).append((-1, 0))
+            if not dark(x - 1, y):
+                out.setdefault((x, y + 1), []).append((0, -1))
+
+    parts: list[str] = []
+    pen: tuple[int, int] | None = None  # start of the last subpath (where "z" leaves the pen)
+    for y in range(rows + 1):
+        for x in range(cols + 1):
+            while (1, 0) in out.get((x, y), ()):
+                # Row-major order finds each loop at a corner whose next edge runs right and
+                # whose previous edge is vertical (at a corner-touch vertex both incoming
+                # edges are vertical), so the loop is h, v, h, …, v and the last v is implied.
+                if pen is None:
+                    move = f"M{_num_pair(x, y)}"
+                else:
+                    absolute = f"M{_num_pair(x, y)}"
+                    relative = f"m{_num_pair(x - pen[0], y - pen[1])}"
+                    move = relative if len(relative) <= len(absolute) else absolute
+                pen = (x, y)
+                runs: list[tuple[tuple[int, int], int]] = []
+                vx, vy = x, y
+                d = (1, 0)
+                while True:
+                    out[(vx, vy)].remove(d)
+                    if runs and runs[-1][0] == d:
+                        runs[-1] = (d, runs[-1][1] + 1)
+                    else:
+                        runs.append((d, 1))
+                    vx, vy = vx + d[0], vy + d[1]
+                    if (vx, vy) == (x, y):
+                        break
+                    choices = out[(vx, vy)]
+                    if len(choices) == 1:
+                        d = choices[0]
+                    else:  # prefer a right turn, then straight on, then a left turn
+                        right, left = (-d[1], d[0]), (d[1], -d[0])
+                        d = next(c for c in (right, d, left) if c in choices)
+                cmds = [move]
+                for (dx, dy), length in runs[:-1]:
+                    cmds.append(f"h{dx * length}" if dy == 0 else f"v{dy * length}")
+                cmds.append("z")
+                parts.append("".join(cmds))
+    return "".join(parts)
+
+
+# --------------------------------------------------------------------------- SVG
+
+_PATH_DATA = re.compile(r"[Mm][0-9 Mmhvz\-]*")
+_XML_INVALID = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+_CSS_LENGTH = re.compile(r"(?:\d+(?:\.\d+)?|\.\d+)(?:mm|cm|in|pt|pc|px|em|rem|vw|vh|vmin|vmax|%)?")
+
+
+def _xml_escape(text: str) -> str:
+    """Escaped for both XML text and a double-quoted attribute; drops characters XML forbids."""
+    text = _XML_INVALID.sub("", text)
+    return (
+        text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace('"', "&quot;")
+        .replace("\r", "&#13;").replace("\n", "&#10;").replace("\t", "&#9;")
+    )
+
+
+def _svg(n: int, path: str, label: str, module_px: int | None, size: str | None) -> str:
+    if module_px is not None and size is not None:
+        raise ValueError("give module_px or size, not both")
+    dims = ""
+    if module_px is not None:
+        if not isinstance(module_px, int) or isinstance(module_px, bool) or module_px < 1:
+            raise ValueError(f"module_px must be a positive integer, not {module_px!r}")
+        dims = f' width="{n * module_px}" height="{n * module_px}"'
+    elif size is not None:
+        if not _CSS_LENGTH.fullmatch(size):
+            raise ValueError(f"size must be a CSS length such as '40mm', not {size!r}")
+        dims = f' width="{size}" height="{size}"'
+    text = _xml_escape(label)
+    return (
+        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {n} {n}"{dims} role="img"'
+        f' aria-label="{text}" class="qr" shape-rendering="crispEdges"><title>{text}</title>'
+        f'<rect width="{n}" height="{n}" fill="#fff"/><path fill="#000" d="{path}"/></svg>'
+    )
+
+
+def qr_svg(payload: str, *, label: str, module_px: int | None = None, size: str | None = None) -> str:
+    """Inline SVG of the QR code for `payload` (level M, 4-module quiet zone).
+
+    `label` is the accessible name (aria-label and <title>), XML-escaped. Without
+    `module_px`/`size` the SVG has no width/height and CSS sizes it; `module_px` sets
+    width/height to a whole number of CSS pixels per module (crisp on screens); `size` sets
+    both to a CSS length, e.g. ``"40mm"`` for print. Deterministic. Encodes every call:
+    a build should use `QrCache`.
+    """
+    matrix = qr_matrix(payload)
+    return _svg(len(matrix), path_from_matrix(matrix), label, module_px, size)
+
+
+def qr_png(payload: str, scale: int = 8) -> bytes:
+    """PNG (1-bit) of the code, `scale` pixels per module, quiet zone included. Needs Pillow."""
+    return _png(qr_matrix(payload), scale)
+
+
+def _png(matrix: Matrix, scale: int) -> bytes:
+    from PIL import Image  # only this helper needs Pillow
+
+    if not isinstance(scale, int) or scale < 1:
+        raise ValueError(f"scale must be a positive integer, not {scale!r}")
+    n = len(matrix)
+    img = Image.new("1", (n, n), 1)
+    img.putdata([0 if m else 1 for row in matrix for m in row])
+    if scale != 1:
+        img = img.resize((n * scale, n * scale), Image.Resampling.NEAREST)
+    buf = io.BytesIO()
+    img.save(buf, format="PNG", optimize=True)
+    return buf.getvalue()
+
+
+# --------------------------------------------------------------------------- cache
+
+
+@dataclass
+class QrStats:
+    """Counters of a QrCache. `misses` is the number of payloads actually encoded."""
+
+    hits: int = 0  # served from memory
+    disk_hits: int = 0  # read back from a file written by an earlier build
+    misses: int = 0  # encoded (and written to disk when there is a cache_dir)
+    disk_errors: int = 0  # unreadable/corrupt files (re-encoded) or failed writes (ignored)
+
+
+class QrCache:
+    """Memoizes QR encoding in memory and, when `cache_dir` is given, on disk.
+
+    One file per payload at ``cache_dir/qr/<2 hex>/<sha256>.txt``; the key covers the payload,
+    the encoding parameters, a format version and the qrcode library's version. A file holds
+    a header with a checksum, the SVG path data, then the symbol's rows ('#' dark, '.' light,
+    no quiet zone), so `cat` shows the code. Files are written atomically (temporary file +
+    os.replace); a damaged file is ignored and rewritten, and a cache that cannot be written
+    only costs speed. Safe to share between threads. The label and size are applied after the cache.
+    """
+
+    def __init__(self, cache_dir: Path | None):
+        self.dir = Path(cache_dir) / "qr" if cache_dir is not None else None
+        self.stats = QrStats()
+        self._memory: dict[str, tuple[Matrix, int, str]] = {}  # key -> (matrix, n, path data)
+        self._lock = threading.Lock()
+
+    @staticmethod
+    def key(payload: str) -> str:
+        material = f"gongshi-qr\0{_FORMAT}\0qrcode {_QRCODE_VERSION}\0{ERROR_CORRECTION}\0{QUIET_ZONE}\0{payload}"
+        return hashlib.sha256(material.encode("utf-8")).hexdigest()
+
+    def _file(self, key: str) -> Path | None:
+        return self.dir / key[:2] / f"{key}.txt" if self.dir is not None else None
+
+    def _entry(self, payload: str) -> tuple[Matrix, int, str]:
+        key = self.key(payload)
+        with self._lock:
+            entry = self._memory.get(key)
+            if entry is not None:
+                self.stats.hits += 1
+                return entry
+        stored = self._read(key)
+        if stored is not None:
+            core, path = stored
+            matrix = _with_quiet_zone(core)
+            with self._lock:
+                self.stats.disk_hits += 1
+        else:
+            core = _encode_core(payload)
+            matrix = _with_quiet_zone(core)
+            path = path_from_matrix(matrix)
+            with self._lock:
+                self.stats.misses += 1
+            self._write(key, core, path)
+        entry = (matrix, len(matrix), path)
+        with self._lock:
+            self._memory[key] = entry
+        return entry
+
+    def matrix(self, payload: str) -> Matrix:
+        """Modules with the quiet zone (True = dark), as `qr_matrix` gives them. Do not mutate."""
+        return self._entry(payload)[0]
+
+    def svg(self, payload: str, label: str, *, module_px: int | None = None, size: str | None = None) -> str:
+        """Same output as `qr_svg(payload, label=label, ...)`, encoding each payload once."""
+        _, n, path = self._entry(payload)
+        return _svg(n, path, label, module_px, size)
+
+    def png(self, payload: str, scale: int = 8) -> bytes:
+        """Same output as `qr_png(payload, scale)`, from the cached matrix."""
+        return _png(self._entry(payload)[0], scale)
+
+    # -- files
+
+    @staticmethod
+    def _checksum(path: str, rows: list[str]) -> str:
+        return hashlib.sha256("\n".join([path, *rows]).encode("ascii")).hexdigest()[:16]
+
+    def _read(self, key: str) -> tuple[Matrix, str] | None:
+        file = self._file(key)
+        if file is None:
+            return None
+        try:
+            text = file.read_text(encoding="ascii")
+        except FileNotFoundError:
+            return None
+        except (OSError, UnicodeDecodeError):
+            with self._lock:
+                self.stats.disk_errors += 1
+            return None
+        lines = text.split("\n")
+        header, path, rows = lines[0].split(" "), lines[1] if len(lines) > 1 else "", [line for line in lines[2:] if line]
+        n = len(rows)
+        ok = (
+            len(header) == 3
+            and header[0] == f"gongshi-qr/{_FORMAT}"
+            and header[1] == str(n)
+            and header[2] == self._checksum(path, rows)
+            and _PATH_DATA.fullmatch(path) is not None
+            and 21 <= n <= 177
+            and (n - 17) % 4 == 0
+            and all(len(row) == n and not row.strip("#.") for row in rows)
+        )
+        if not ok:
+            with self._lock:
+                self.stats.disk_errors += 1
+            return None
+        return [[c == "#" for c in row] for row in rows], path
+
+    def _write(self, key: str, core: Matrix, path_data: str) -> None:
+        path = self._file(key)
+        if path is None:
+            return
+        rows = ["".join("#" if m else "." for m in row) for row in core]
+        checksum = self._checksum(path_data, rows)
+        text = f"gongshi-qr/{_FORMAT} {len(rows)} {checksum}\n{path_data}\n" + "\n".join(rows) + "\n"
+        tmp = None
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".txt")
+            with os.fdopen(fd, "w", encoding="ascii", newline="\n") as fh:
+                fh.write(text)
+            os.replace(tmp, path)
+            tmp = None
+        except OSError:
+            with self._lock:
+                self.stats.disk_errors += 1
+        finally:
+            if tmp is not None:
+                try:
+                    os.unlink(tmp)
+                except OSError:
+                    pass

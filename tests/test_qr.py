@@ -1,0 +1,362 @@
+"""QR codes: decoded back from real rasters, not trusted.
+
+Chromium (Debian's, through Playwright) renders the inline SVG the way a visitor's browser
+does; zxing-cpp decodes the screenshot and must give back the payload byte for byte, at level
+M, with a 4-module quiet zone. A path rasterizer written here checks that the path data fills
+exactly the dark modules on random matrices. A missing tool fails these tests, it never skips.
+"""
+from __future__ import annotations
+
+import io
+import os
+import re
+import subprocess
+import sys
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+import zxingcpp  # the zxing-cpp distribution; missing -> collection error, on purpose
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from PIL import Image
+
+from browser import chromium
+from generator import qr as qrmod
+from generator.qr import QrCache, path_from_matrix, qr_matrix, qr_png, qr_svg
+
+SVG_NS = "{http://www.w3.org/2000/svg}"
+REPO = Path(__file__).resolve().parent.parent
+
+LONG_URL = "https://gongshi.example.gov.cn/qinghe/villages/wangjiaying.html"
+SHORT_URL = "https://gs.example.cn/q/7"
+VCARD = (
+    "BEGIN:VCARD\r\nVERSION:3.0\r\nN:欧阳;建国;;;\r\nFN:欧阳建国\r\nTITLE:第一书记\\, 驻村工作队队长\r\n"
+    "ORG:清河县乡村振兴局\r\nTEL;TYPE=CELL:13812345678\r\nTEL;TYPE=WORK,VOICE:0371-12345678\r\nEND:VCARD\r\n"
+)
+PAYLOADS = {"long-url": LONG_URL, "short-url": SHORT_URL, "vcard-zh": VCARD}
+
+# Byte-mode capacity at level M, versions 1-10 (ISO/IEC 18004 table 7).
+BYTE_CAPACITY_M = [14, 26, 42, 62, 84, 106, 122, 152, 180, 213]
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def decode(image: Image.Image) -> zxingcpp.Barcode:
+    found = zxingcpp.read_barcodes(image, formats=zxingcpp.BarcodeFormat.QRCode)
+    assert len(found) == 1, f"expected one QR code in the raster, zxing found {len(found)}"
+    return found[0]
+
+
+def view_box_size(svg: str) -> int:
+    box = ET.fromstring(svg).get("viewBox").split()
+    assert box[:2] == ["0", "0"] and box[2] == box[3]
+    return int(box[2])
+
+
+def naive_svg(matrix, label: str) -> str:
+    """The obvious output, one rect per dark module: the size reference."""
+    n = len(matrix)
+    rects = "".join(
+        f'<rect x="{x}" y="{y}" width="1" height="1"/>' for y, row in enumerate(matrix) for x, m in enumerate(row) if m
+    )
+    return (
+        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {n} {n}" role="img" aria-label="{label}" class="qr"'
+        f' shape-rendering="crispEdges"><title>{label}</title><rect width="{n}" height="{n}" fill="#fff"/>'
+        f'<g fill="#000">{rects}</g></svg>'
+    )
+
+
+def rasterize_path(d: str, n: int) -> list[list[int]]:
+    """Winding number at each module centre of an axis-aligned path (written independently)."""
+    assert re.fullmatch(r"[MmHhVvZz0-9 \-]*", d), "unexpected characters in path data"
+    tokens = re.findall(r"[MmHhVvZz]|-?\d+", d)
+    verticals = []  # (x, y_from, y_to)
+    i = 0
+    x = y = sx = sy = None
+    while i < len(tokens):
+        cmd = tokens[i]
+        i += 1
+        if cmd in "Mm":
+            a, b = int(tokens[i]), int(tokens[i + 1])
+            i += 2
+            if cmd == "m":
+                assert sx is not None, "relative move before any subpath"
+                a, b = sx + a, sy + b  # after z the pen is at the subpath's start
+            x, y = sx, sy = a, b
+        elif cmd in "HhVv":
+            v = int(tokens[i])
+            i += 1
+            if cmd == "H":
+                x = v
+            elif cmd == "h":
+                x += v
+            else:
+                ny = v if cmd == "V" else y + v
+                verticals.append((x, y, ny))
+                y = ny
+        else:  # z: the implied closing line must be axis-aligned too
+            assert x == sx or y == sy, f"diagonal closing segment from {(x, y)} to {(sx, sy)}"
+            if x == sx and y != sy:
+                verticals.append((x, y, sy))
+            x, y = sx, sy
+    grid = [[0] * n for _ in range(n)]
+    for cy in range(n):
+        py = cy + 0.5
+        for cx in range(n):
+            px = cx + 0.5
+            w = 0
+            for vx, y0, y1 in verticals:
+                if vx > px and min(y0, y1) < py < max(y0, y1):
+                    w += 1 if y1 > y0 else -1
+            grid[cy][cx] = w
+    return grid
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with chromium() as b:  # raises when /usr/bin/chromium is missing: no skip
+        yield b
+
+
+def render(browser, svg: str, css: str = "", scale: float = 1) -> Image.Image:
+    page = browser.new_page(device_scale_factor=scale, viewport={"width": 800, "height": 800})
+    try:
+        page.set_content(
+            f"<!doctype html><html><head><style>body{{margin:20px;background:#fff}}{css}</style></head>"
+            f"<body>{svg}</body></html>"
+        )
+        png = page.locator("svg.qr").screenshot()
+    finally:
+        page.close()
+    return Image.open(io.BytesIO(png)).convert("L")
+
+
+# --------------------------------------------------------------------------- decoding
+
+
+SIZINGS = {
+    "8px-per-module": ({"module_px": 8}, "", 1),
+    "css-151px": ({}, "svg.qr{width:151px}", 1),  # not a whole number of pixels per module
+    "print-40mm": ({"size": "40mm"}, "", 1),
+    "phone-dpr2-css-120px": ({}, "svg.qr{width:120px}", 2),
+}
+
+
+@pytest.mark.parametrize("sizing", SIZINGS)
+@pytest.mark.parametrize("name", PAYLOADS)
+def test_chromium_render_decodes_to_the_exact_payload(browser, name, sizing):
+    payload = PAYLOADS[name]
+    kwargs, css, scale = SIZINGS[sizing]
+    svg = qr_svg(payload, label="扫码查看", **kwargs)
+    code = decode(render(browser, svg, css, scale))
+    assert code.bytes == payload.encode("utf-8")
+    assert code.text == payload
+    assert code.ec_level == "M"
+    assert code.extra["ECLevel"] == "M"
+    version = int(code.extra["Version"])
+    modules = 17 + 4 * version
+    assert view_box_size(svg) == modules + 2 * 4, "quiet zone must be 4 modules on each side"
+    # Smallest version: never more than plain byte mode needs (mixed modes may need less).
+    byte_only = next(v for v, cap in enumerate(BYTE_CAPACITY_M, 1) if cap >= len(payload.encode("utf-8")))
+    assert version <= byte_only
+
+
+@pytest.mark.parametrize("name", PAYLOADS)
+def test_rendered_modules_match_the_matrix_and_quiet_zone_is_blank(browser, name):
+    payload = PAYLOADS[name]
+    matrix = qr_matrix(payload)
+    n = len(matrix)
+    img = render(browser, qr_svg(payload, label="x", module_px=10))
+    assert img.size == (10 * n, 10 * n)
+    seen = [[img.getpixel((10 * x + 5, 10 * y + 5)) < 128 for x in range(n)] for y in range(n)]
+    assert seen == matrix, "Chromium's raster differs from the encoded modules"
+    for i in range(n):
+        for j in list(range(4)) + list(range(n - 4, n)):
+            assert not seen[i][j] and not seen[j][i], "a dark module in the quiet zone"
+    # The code itself starts right after the quiet zone (finder pattern corner).
+    assert seen[4][4] and seen[4][n - 5] and seen[n - 5][4]
+
+
+@pytest.mark.parametrize("name", PAYLOADS)
+def test_png_helper_decodes(name):
+    payload = PAYLOADS[name]
+    img = Image.open(io.BytesIO(qr_png(payload, scale=4)))
+    assert img.size == (4 * len(qr_matrix(payload)),) * 2
+    assert decode(img).bytes == payload.encode("utf-8")
+
+
+# --------------------------------------------------------------------------- path data
+
+
+def _check_path(matrix):
+    n = len(matrix)
+    grid = rasterize_path(path_from_matrix(matrix), n)
+    expected = [[1 if m else 0 for m in row] for row in matrix]
+    assert grid == expected  # winding exactly 1 on dark, 0 on light: nonzero and evenodd agree
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.integers(1, 12).flatmap(
+        lambda n: st.lists(st.lists(st.booleans(), min_size=n, max_size=n), min_size=n, max_size=n)
+    )
+)
+def test_path_fills_exactly_the_dark_modules(matrix):
+    _check_path(matrix)
+
+
+def test_path_handles_corner_touching_modules_and_holes():
+    checker = [[(x + y) % 2 == 0 for x in range(9)] for y in range(9)]
+    ring = [[x in (0, 6) or y in (0, 6) or (2 <= x <= 4 and 2 <= y <= 4) for x in range(7)] for y in range(7)]
+    for matrix in (checker, ring, [[True]], [[False]], [[True] * 5] * 5):
+        _check_path(matrix)
+    for payload in PAYLOADS.values():
+        _check_path(qr_matrix(payload))
+
+
+# --------------------------------------------------------------------------- SVG text
+
+
+def test_svg_is_well_formed_accessible_and_css_sized():
+    label = 'Notice <b>"A&B"</b>\x01 王家营村'
+    svg = qr_svg(LONG_URL, label=label)
+    root = ET.fromstring(svg)
+    assert root.tag == f"{SVG_NS}svg"
+    assert root.get("role") == "img" and root.get("class") == "qr"
+    assert root.get("shape-rendering") == "crispEdges"
+    assert root.get("aria-label") == 'Notice <b>"A&B"</b> 王家营村'  # escaped, control char dropped
+    assert root.find(f"{SVG_NS}title").text == 'Notice <b>"A&B"</b> 王家营村'
+    assert root.get("width") is None and root.get("height") is None
+    n = view_box_size(svg)
+    rect, path = list(root)[1:]
+    assert (rect.get("width"), rect.get("height"), rect.get("fill")) == (str(n), str(n), "#fff")
+    assert path.tag == f"{SVG_NS}path" and path.get("fill") == "#000"
+    assert "<b>" not in svg and "\x01" not in svg
+
+
+def test_svg_sizes_for_print_and_pixels():
+    n = len(qr_matrix(SHORT_URL))
+    root = ET.fromstring(qr_svg(SHORT_URL, label="x", size="40mm"))
+    assert (root.get("width"), root.get("height")) == ("40mm", "40mm")
+    root = ET.fromstring(qr_svg(SHORT_URL, label="x", module_px=6))
+    assert (root.get("width"), root.get("height")) == (str(6 * n), str(6 * n))
+    for bad in ('40mm" onload="alert(1)', "big", "-4mm", ""):
+        with pytest.raises(ValueError):
+            qr_svg(SHORT_URL, label="x", size=bad)
+    for bad in (0, -1, 2.5, True):
+        with pytest.raises(ValueError):
+            qr_svg(SHORT_URL, label="x", module_px=bad)
+    with pytest.raises(ValueError):
+        qr_svg(SHORT_URL, label="x", size="40mm", module_px=4)
+
+
+@pytest.mark.parametrize("name", PAYLOADS)
+def test_svg_is_much_smaller_than_one_rect_per_module(name):
+    payload = PAYLOADS[name]
+    ours = qr_svg(payload, label="扫码查看")
+    naive = naive_svg(qr_matrix(payload), "扫码查看")
+    ratio = len(naive.encode()) / len(ours.encode())
+    assert ratio > 5, f"only {ratio:.1f}x smaller than the naive SVG"
+
+
+def test_output_is_deterministic_across_processes():
+    script = "from generator.qr import qr_svg; import sys; sys.stdout.write(qr_svg(sys.argv[1], label='x'))"
+    outs = set()
+    for seed in ("0", "1", "12345"):
+        env = dict(os.environ, PYTHONHASHSEED=seed, PYTHONPATH=str(REPO))
+        res = subprocess.run([sys.executable, "-c", script, VCARD], env=env, capture_output=True, check=True)
+        outs.add(res.stdout)
+    assert outs == {qr_svg(VCARD, label="x").encode("utf-8")}
+
+
+def test_payload_too_long_is_a_clear_error():
+    with pytest.raises(ValueError, match="does not fit"):
+        qr_svg("x" * 3000, label="x")
+
+
+# --------------------------------------------------------------------------- cache
+
+
+def test_cache_serves_the_same_svg_and_a_second_build_encodes_nothing(tmp_path):
+    payloads = list(PAYLOADS.values()) + [f"https://gongshi.example.gov.cn/qinghe/notices/{i}.html" for i in range(5)]
+    first = QrCache(tmp_path)
+    svgs = [first.svg(p, "扫码") for p in payloads]
+    assert svgs == [qr_svg(p, label="扫码") for p in payloads]
+    assert (first.stats.misses, first.stats.hits, first.stats.disk_hits) == (len(payloads), 0, 0)
+    assert [first.svg(p, "扫码") for p in payloads] == svgs
+    assert first.stats.hits == len(payloads) and first.stats.misses == len(payloads)
+
+    files = sorted((tmp_path / "qr").rglob("*"))
+    cached = [f for f in files if f.is_file()]
+    assert len(cached) == len(payloads)
+    for f in cached:
+        assert re.fullmatch(r"[0-9a-f]{64}\.txt", f.name) and f.parent.name == f.name[:2]
+    assert not [f for f in cached if f.name.startswith(".tmp")], "temporary file left behind"
+
+    second = QrCache(tmp_path)
+    assert [second.svg(p, "扫码") for p in payloads] == svgs
+    assert second.stats.misses == 0
+    assert second.stats.disk_hits == len(payloads)
+    assert second.stats.disk_errors == 0
+
+
+def test_label_and_size_are_applied_after_the_cache(tmp_path):
+    cache = QrCache(tmp_path)
+    a = cache.svg(LONG_URL, "甲")
+    b = cache.svg(LONG_URL, "乙 & <丙>", size="40mm")
+    assert cache.stats.misses == 1 and cache.stats.hits == 1
+    assert 'aria-label="甲"' in a and 'aria-label="乙 &amp; &lt;丙&gt;"' in b and 'width="40mm"' in b
+    assert a.split("<path")[1] == b.split("<path")[1]
+    assert b == qr_svg(LONG_URL, label="乙 & <丙>", size="40mm")
+
+
+def test_memory_only_cache(tmp_path):
+    cache = QrCache(None)
+    assert cache.svg(SHORT_URL, "x") == cache.svg(SHORT_URL, "x") == qr_svg(SHORT_URL, label="x")
+    assert (cache.stats.misses, cache.stats.hits) == (1, 1)
+    assert cache.matrix(SHORT_URL) == qr_matrix(SHORT_URL)
+    assert cache.png(SHORT_URL, 3) == qr_png(SHORT_URL, 3)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_damaged_cache_file_is_re_encoded_not_trusted(tmp_path):
+    QrCache(tmp_path).svg(LONG_URL, "x")
+    (f,) = [p for p in (tmp_path / "qr").rglob("*.txt")]
+    text = f.read_text()
+    header, path, rows = text.split("\n", 2)
+    assert header.startswith("gongshi-qr/") and path.startswith("M") and set(rows) <= set("#.\n")
+    # Well-formed but wrong (one module, one path command): only the checksum can tell.
+    flipped = "\n".join([header, path, rows.replace("#", ".", 1)])
+    bent = "\n".join([header, path.replace("h", "v", 1), rows])
+    for damaged in (text[: len(text) // 2], flipped, bent, "", "garbage"):
+        f.write_text(damaged)
+        cache = QrCache(tmp_path)
+        assert cache.svg(LONG_URL, "x") == qr_svg(LONG_URL, label="x")
+        assert (cache.stats.misses, cache.stats.disk_hits, cache.stats.disk_errors) == (1, 0, 1)
+        assert f.read_text() == text, "the damaged file was not rewritten"
+
+
+def test_cache_writes_are_atomic(tmp_path, monkeypatch):
+    calls = []
+    real_replace = os.replace
+
+    def spy(src, dst):
+        assert Path(src).parent == Path(dst).parent, "temporary file must sit beside its target"
+        assert not Path(dst).exists(), "target written in place before the rename"
+        assert Path(src).read_text().startswith("gongshi-qr/")
+        calls.append((src, dst))
+        real_replace(src, dst)
+
+    monkeypatch.setattr(qrmod.os, "replace", spy)
+    QrCache(tmp_path).svg(SHORT_URL, "x")
+    assert len(calls) == 1
+
+
+def test_unwritable_cache_costs_speed_not_the_build(tmp_path):
+    blocker = tmp_path / "cache"
+    blocker.write_text("a file where the cache folder should be")
+    cache = QrCache(blocker)
+    assert cache.svg(SHORT_URL, "x") == qr_svg(SHORT_URL, label="x")
+    assert cache.stats.misses == 1 and cache.stats.disk_errors >= 1
