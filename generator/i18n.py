@@ -42,7 +42,7 @@ def _flatten(tree: dict, prefix: str = ""):
 
 
 class Translator:
-    """`t("notice.days_left", days=3)`: a message of one catalog, formatted."""
+    """`t("status.posting", days=3)`: a message of one catalog, formatted."""
 
     def __init__(self, language: str):
         self.language = language
