@@ -1,0 +1,429 @@
+"""The leak scanner: personal data in a built site, whatever file it ended up in.
+
+The build masks numbers and names on the way in; this scans what actually came out, so a
+template, an export or a plugin that prints a raw field cannot publish it unnoticed. It
+looks for:
+
+- personal numbers (resident ID, bank card, private mobile; `privacy.find_personal_numbers`)
+  in every text file, including numbers an encoder has disguised: HTML entities
+  (`&#49;&#51;…`, `&nbsp;` between groups), JSON/JS escapes (`\\u0031`, or a `\\n` or
+  `\\u8bdd` glued to the number), URL escapes (`%2B86…`), and inline tags inside the number
+  (`138<span>1234</span>5678`). Block tags (`</td><td>`) separate numbers and are left
+  alone: joining table cells would turn columns of amounts into false alarms;
+- the full names of private persons (beneficiaries), also in their escaped spellings
+  (`\\u5f20\\u4e09\\u4e30`, `&#24352;…`, `%E5%BC%A0…`) as JSON, XML and URL encoders write them;
+- metadata left in images (`media.image_metadata_findings`).
+
+A report never repeats what it found: each leak's context shows the text around it with
+every finding in that text masked.
+"""
+from __future__ import annotations
+
+import bisect
+import codecs
+import gzip
+import html
+import os
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import unquote
+
+from . import privacy
+from .media import image_metadata_findings
+
+NAME = "beneficiary name"
+IMAGE_METADATA = "image metadata"
+NUMBER_KINDS = frozenset(privacy.LABELS.values())  # "ID number", "mobile number", "bank card number"
+
+TEXT_SUFFIXES = frozenset(
+    ".html .htm .xhtml .json .js .mjs .csv .tsv .xml .txt .svg .vcf .css .md .webmanifest .atom .rss .ics".split()
+)
+IMAGE_SUFFIXES = frozenset(".jpg .jpeg .png .webp .gif".split())
+CONTEXT_CHARS = 15  # on each side of a finding
+
+
+@dataclass(frozen=True, order=True)
+class Leak:
+    """Personal data found in the built site. Sorts by file, then position."""
+
+    path: str  # relative to the site folder, with forward slashes
+    line: int  # 1-based; 1 for an image
+    column: int  # 1-based, in characters
+    kind: str  # "ID number" | "mobile number" | "bank card number" | "beneficiary name" | "image metadata"
+    context: str  # the text around it with every finding masked; for an image, what was found
+
+    def __str__(self) -> str:
+        if self.kind in NUMBER_KINDS:
+            what = f"personal number found ({self.kind})"
+        elif self.kind == NAME:
+            what = "unmasked beneficiary name found"
+        else:
+            what = f"{self.kind} found"
+        return f"{self.path}:{self.line}:{self.column}: {what}: {self.context}"
+
+
+def scan_site(
+    site_dir: Path,
+    *,
+    allowed_numbers: frozenset[str] = frozenset(),
+    private_names: Iterable[str] = (),
+    public_names: Iterable[str] = (),
+) -> list[Leak]:
+    """Every leak in every file under `site_dir`, sorted by path, line and column.
+
+    `allowed_numbers`: numbers published on purpose (officials' and supervision phones) as
+    bare digits, mobiles without country code. `private_names`: beneficiaries' full names;
+    the caller must leave out names that are also public (an official of the same name),
+    since a page may print those in full. `public_names` (officials, villages, places) are
+    matched too, and a private name is not reported where it is only part of one (a
+    beneficiary 李明 inside the official 李明华).
+
+    Text files are decoded as UTF-8 (GB18030 and UTF-16 are tried for known text types,
+    as Excel-friendly exports use them); other files that are not valid UTF-8 and not
+    images are binary and skipped. `.gz` files are scanned decompressed.
+    """
+    scanner = _Scanner(allowed_numbers, private_names, public_names)
+    site_dir = Path(site_dir)
+    leaks: list[Leak] = []
+    for path in _files(site_dir):
+        relpath = path.relative_to(site_dir).as_posix()
+        leaks += scanner.scan_file(relpath, path.read_bytes())
+    return sorted(leaks)
+
+
+def scan_text(
+    text: str,
+    path: str,
+    *,
+    allowed_numbers: frozenset[str] = frozenset(),
+    private_names: Iterable[str] = (),
+    public_names: Iterable[str] = (),
+) -> list[Leak]:
+    """The leaks in one text, reported against `path`; see `scan_site` for the arguments."""
+    return _Scanner(allowed_numbers, private_names, public_names).scan_text(text, path)
+
+
+def _files(folder: Path) -> list[Path]:
+    found = []
+    for parent, dirs, files in os.walk(folder):
+        dirs.sort()
+        found += [Path(parent, name) for name in sorted(files)]
+    return found
+
+
+# --- disguised numbers -------------------------------------------------------------------------
+
+_DIGIT = "0-9\uff10-\uff19"
+# What a number may be made of as people write it: digits, X, spaces, hyphens, + and brackets.
+_PLAIN = rf"[{_DIGIT}Xx ()+\-\u3000\u00a0\uff0d\uff0b\uff08\uff09]"
+_INLINE_TAGS = "a|abbr|b|bdi|bdo|cite|code|data|del|dfn|em|font|i|ins|kbd|mark|q|s|samp|small|span|strong|sub|sup|time|tt|u|var|wbr"
+_ESCAPE = (
+    r"&(?:#[0-9]{1,7}|#[xX][0-9a-fA-F]{1,6}|[a-zA-Z][a-zA-Z0-9]{1,31});"  # HTML/XML entity
+    r"|\\(?:u[0-9a-fA-F]{4}|x[0-9a-fA-F]{2}|[nrtbfv/\\\"'])"  # JSON / JavaScript escape
+    r"|%[0-9a-fA-F]{2}"  # URL escape
+)
+_INVISIBLE = "\u200b|\u200c|\u200d|\u2060|\ufeff|\u00ad"
+# Escapes of what can be inside a written number: ASCII and Latin-1 (digits, spaces, no-break
+# spaces, hyphens, plus signs), full-width digits and spaces, and invisible characters. A
+# CJK character ends a number, so a stretch stops at its escape.
+_NARROW_ESCAPE = (
+    r"&(?:#[0-9]{1,3}|#[xX][0-9a-fA-F]{1,2}|#6529[6-9]|#6530[0-5]|#[xX][fF][fF]1[0-9]|[a-zA-Z][a-zA-Z0-9]{1,31}"
+    r"|#820[345]|#8288|#65279|#12288|#[xX]200[bBcCdD]|#[xX]2060|#[xX][fF][eE][fF][fF]|#[xX]3000);"
+    r"|\\(?:u00[0-9a-fA-F]{2}|u[fF][fF]1[0-9]|u3000|u200[bBcCdD]|u2060|u[fF][eE][fF][fF]|x[0-9a-fA-F]{2}|[nrtbfv/\\\"'])"
+    r"|%[0-7][0-9a-fA-F]"
+)
+_ENCODED_DIGIT = (
+    r"&#0*(?:4[89]|5[0-7]|6529[6-9]|6530[0-5]);|&#[xX]0*(?:3[0-9]|[fF][fF]1[0-9]);"
+    r"|\\u(?:003[0-9]|[fF][fF]1[0-9])|\\x3[0-9]|%3[0-9]"
+)
+_TAG = rf"<!--[\s\S]*?-->|</?(?i:{_INLINE_TAGS})(?:\s[^<>]*)?/?>"
+_DISGUISE = f"{_NARROW_ESCAPE}|{_INVISIBLE}|{_TAG}"
+# Stretches of number characters with an escape, an invisible character or an inline tag
+# in them or right before them: the only places the plain scan can miss a number. One
+# pattern for stretches that start with an escape (which may hide a digit, or a boundary:
+# "\u8bdd138..." is 话138...), one for those that start with a digit. Each begins with
+# a plain character or class, which lets the regex engine skip quickly to candidates.
+# No written number has more than 30 characters before its first disguise; the bound keeps
+# long runs of space-separated figures from making the search quadratic.
+_DISGUISE_START = "[&\\\\%<\u200b\u200c\u200d\u2060\ufeff\u00ad]"  # checked first: one test per position
+_ESCAPED_STRETCH = re.compile(
+    rf"(?:{_ESCAPE}|{_INVISIBLE})(?=[{_DIGIT}+(\uff0b\uff08]|{_ENCODED_DIGIT})(?:{_PLAIN}|(?={_DISGUISE_START})(?:{_DISGUISE}))*+"
+)
+_DIGIT_STRETCH = re.compile(
+    rf"[{_DIGIT}+(\uff0b\uff08](?<![{_DIGIT}].){_PLAIN}{{0,30}}+(?={_DISGUISE_START})(?:{_DISGUISE})"
+    rf"(?:{_PLAIN}|(?={_DISGUISE_START})(?:{_DISGUISE}))*+"
+)
+_PIECE = re.compile(rf"(?P<plain>{_PLAIN}+)|{_ESCAPE}|{_INVISIBLE}|{_TAG}")
+_ENCODED_DIGIT_RE = re.compile(_ENCODED_DIGIT)
+_DISGUISE_RE = re.compile(f"{_ESCAPE}|{_INVISIBLE}|{_TAG}")
+_DIGIT_CHAR = re.compile(f"[{_DIGIT}]")
+_SHORTEST_NUMBER = 11  # a mobile
+_JS_ESCAPES = {"n": "\n", "r": "\n", "t": "\t", "b": " ", "f": " ", "v": " "}
+
+
+_HEX_ESCAPE_AT_END = re.compile(r"(?:\\u[0-9a-fA-F]{4}|\\x[0-9a-fA-F]{2}|%[0-9a-fA-F]{2})\Z")
+
+
+def _follows_a_digit(text: str, offset: int) -> bool:
+    """Whether a digit comes right before `offset`, and not as the last hex digit of an escape."""
+    return (
+        offset > 0
+        and _DIGIT_CHAR.match(text, offset - 1) is not None
+        and _HEX_ESCAPE_AT_END.search(text, max(0, offset - 6), offset) is None
+    )
+
+
+def _may_hold_number(stretch: str) -> bool:
+    """Cheaply: does the stretch, decoded, have enough digits for a personal number?"""
+    plain = _DISGUISE_RE.sub("", stretch)
+    return len(_DIGIT_CHAR.findall(plain)) + len(_ENCODED_DIGIT_RE.findall(stretch)) >= _SHORTEST_NUMBER
+
+
+_INVISIBLE_CHARS = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff\u00ad"))
+
+
+def _decode_piece(piece: str) -> str:
+    """One escape, tag or invisible character as a browser or a JSON reader shows it."""
+    first = piece[0]
+    if first == "&":
+        decoded = html.unescape(piece)
+    elif first == "\\":
+        kind = piece[1]
+        decoded = chr(int(piece[2:], 16)) if kind in "ux" else _JS_ESCAPES.get(kind, kind)
+    elif first == "%":
+        byte = int(piece[1:], 16)
+        decoded = chr(byte) if byte < 0x80 else "\ufffd"  # part of a UTF-8 sequence: a boundary
+    else:
+        decoded = ""  # a tag, a comment or an invisible character
+    return decoded.translate(_INVISIBLE_CHARS)  # a zero-width space inside a number hides nothing
+
+
+def _decode(stretch: str) -> tuple[str, list[tuple[int, int, int, bool]]]:
+    """The stretch decoded, and its pieces as (decoded start, raw start, raw end, plain)."""
+    out: list[str] = []
+    pieces: list[tuple[int, int, int, bool]] = []
+    length = 0
+    for match in _PIECE.finditer(stretch):
+        plain = match.lastgroup == "plain"
+        text = match.group() if plain else _decode_piece(match.group())
+        pieces.append((length, match.start(), match.end(), plain))
+        out.append(text)
+        length += len(text)
+    return "".join(out), pieces
+
+
+def _raw_span(pieces, starts: list[int], start: int, end: int) -> tuple[int, int]:
+    """Raw offsets in the stretch of the decoded span [start, end)."""
+
+    def raw(index: int, *, at_end: bool) -> int:
+        decoded_start, raw_start, raw_end, plain = pieces[bisect.bisect_right(starts, index) - 1]
+        if plain:
+            return raw_start + index - decoded_start + (1 if at_end else 0)
+        return raw_end if at_end else raw_start
+
+    return raw(start, at_end=False), raw(end - 1, at_end=True)
+
+
+# --- names --------------------------------------------------------------------------------------
+
+
+# Encoders write names as runs of escapes: JSON and JavaScript as \uXXXX (json.dumps by
+# default), XML and HTML as numeric entities, URLs as %XX bytes. A run long enough for
+# two characters is decoded and searched like plain text.
+_ESCAPED_RUN = re.compile(  # each alternative starts with its literal, for a fast search
+    r"\\u[0-9a-fA-F]{4}(?:\\u[0-9a-fA-F]{4})+"
+    r"|&#(?:[0-9]{1,7}|[xX][0-9a-fA-F]{1,6});(?:&#(?:[0-9]{1,7}|[xX][0-9a-fA-F]{1,6});)+"
+    r"|%[0-9a-fA-F]{2}(?:%[0-9a-fA-F]{2}){3,}"
+)
+_ENTITY = re.compile(r"&#[^;]*;")
+
+
+def _decode_run(run: str) -> str:
+    """A run of one kind of escape, decoded."""
+    if run[0] == "\\":
+        units = run.encode("ascii").decode("unicode_escape")  # UTF-16 units, surrogates apart
+        return units.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")
+    if run[0] == "&":
+        return html.unescape(run)
+    return unquote(run, errors="replace")
+
+
+def _raw_offset(run: str, decoded: str, index: int) -> int:
+    """Where in `run` the decoded character `index` starts (`len(run)` for the end)."""
+    if run[0] == "\\":
+        width = sum(12 if ord(char) > 0xFFFF else 6 for char in decoded[:index])
+    elif run[0] == "&":
+        width = sum(len(entity) for entity in _ENTITY.findall(run)[:index])
+    else:  # 3 raw characters per UTF-8 byte; a damaged byte became one U+FFFD
+        width = sum(3 if char == "\ufffd" else 3 * len(char.encode("utf-8")) for char in decoded[:index])
+    return min(width, len(run))
+
+
+def _trie_pattern(words: Iterable[str]) -> str:
+    """One regex for many words, sharing prefixes, that prefers the longest word at a place.
+
+    Python's regex engine tries alternatives one by one; a trie of them checks one
+    character per step instead, which is what keeps thousands of names fast."""
+    trie: dict = {}
+    for word in words:
+        node = trie
+        for char in word:
+            node = node.setdefault(char, {})
+        node[""] = {}
+
+    def build(node: dict) -> str:
+        branches = [re.escape(char) + build(child) for char, child in sorted(node.items()) if char]
+        if not branches:
+            return ""
+        body = branches[0] if len(branches) == 1 else "(?:" + "|".join(branches) + ")"
+        if "" in node:
+            return ("(?:" + body + ")?") if len(branches) == 1 else body + "?"
+        return body
+
+    return build(trie)
+
+
+class _Names:
+    """Private names, with the public names that may contain them."""
+
+    def __init__(self, private_names: Iterable[str], public_names: Iterable[str]):
+        private = {name.strip() for name in private_names if len(name.strip()) >= 2}
+        public = {name.strip() for name in public_names if len(name.strip()) >= 2} - private
+        self.owner = {name: False for name in public} | {name: True for name in private}  # name -> is private
+        self.pattern = re.compile(_trie_pattern(self.owner)) if private else None
+
+    def find(self, text: str) -> list[tuple[int, int, str]]:
+        if self.pattern is None:
+            return []
+        found = []
+        for match in self.pattern.finditer(text):
+            name = match.group()
+            if self.owner[name] and _stands_alone(text, match.start(), match.end()):
+                found.append((match.start(), match.end(), name))
+        return found
+
+
+_WORD_CHAR = re.compile(r"[A-Za-z0-9]")
+
+
+def _stands_alone(text: str, start: int, end: int) -> bool:
+    """A Latin-script name must be a whole word ("Li" is not in "click"); CJK has no spaces."""
+    word = _WORD_CHAR.match
+    if word(text[start]) and start > 0 and word(text[start - 1]):
+        return False
+    return not (word(text[end - 1]) and end < len(text) and word(text[end]))
+
+
+# --- scanning -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Hit:
+    start: int
+    end: int
+    kind: str
+    mask: str  # what the context shows instead
+
+
+class _Scanner:
+    def __init__(self, allowed_numbers: Iterable[str], private_names: Iterable[str], public_names: Iterable[str]):
+        self.allowed = frozenset(allowed_numbers)
+        self.names = _Names(private_names, public_names)
+
+    def scan_file(self, relpath: str, data: bytes) -> list[Leak]:
+        suffix = Path(relpath).suffix.lower()
+        if suffix == ".gz":
+            try:
+                data = gzip.decompress(data)
+            except (OSError, EOFError):
+                return []
+            suffix = Path(relpath[:-3]).suffix.lower()
+        if suffix in IMAGE_SUFFIXES:
+            return [Leak(relpath, 1, 1, IMAGE_METADATA, found) for found in image_metadata_findings(Path(relpath), data)]
+        text = _decode_text(data, known_text=suffix in TEXT_SUFFIXES)
+        return [] if text is None else self.scan_text(text, relpath)
+
+    def scan_text(self, text: str, path: str) -> list[Leak]:
+        hits = _first_of_overlapping(self._number_hits(text) + self._name_hits(text))
+        if not hits:
+            return []
+        return [self._leak(text, path, hit, hits) for hit in hits]
+
+    def _number_hits(self, text: str) -> list[_Hit]:
+        hits = [_Hit(f.start, f.end, f.label, privacy.mask_number(f)) for f in privacy.find_personal_numbers(text, self.allowed)]
+        for pattern in (_ESCAPED_STRETCH, _DIGIT_STRETCH):
+            for match in pattern.finditer(text):
+                stretch, offset = match.group(), match.start()
+                if pattern is _ESCAPED_STRETCH and _follows_a_digit(text, offset):
+                    continue  # the number started before the escape: the digit pattern has it
+                if not _may_hold_number(stretch):
+                    continue
+                decoded, pieces = _decode(stretch)
+                starts = [piece[0] for piece in pieces]
+                for finding in privacy.find_personal_numbers(decoded, self.allowed):
+                    start, end = _raw_span(pieces, starts, finding.start, finding.end)
+                    hits.append(_Hit(offset + start, offset + end, finding.label, privacy.mask_number(finding)))
+        return hits
+
+    def _name_hits(self, text: str) -> list[_Hit]:
+        found = self.names.find(text)
+        if self.names.pattern is not None:
+            for match in _ESCAPED_RUN.finditer(text):
+                run = match.group()
+                decoded = _decode_run(run)
+                for start, end, name in self.names.find(decoded):
+                    found.append((match.start() + _raw_offset(run, decoded, start), match.start() + _raw_offset(run, decoded, end), name))
+        return [_Hit(start, end, NAME, privacy.mask_name(name, "mask")) for start, end, name in found]
+
+    def _leak(self, text: str, path: str, hit: _Hit, hits: list[_Hit]) -> Leak:
+        line = text.count("\n", 0, hit.start) + 1
+        column = hit.start - (text.rfind("\n", 0, hit.start) + 1) + 1
+        return Leak(path, line, column, hit.kind, _context(text, hit, hits))
+
+
+def _first_of_overlapping(hits: list[_Hit]) -> list[_Hit]:
+    """One hit per place: the plain and the decoded scan often find the same number."""
+    kept: list[_Hit] = []
+    for hit in sorted(hits, key=lambda h: (h.start, -h.end)):
+        if kept and hit.start < kept[-1].end:
+            continue
+        kept.append(hit)
+    return kept
+
+
+def _context(text: str, hit: _Hit, hits: list[_Hit]) -> str:
+    """About 30 characters around `hit`, with it and every other hit there masked.
+
+    A hit cut by the window's edge is masked entirely (as stars for the part inside), so
+    no part of any finding is shown."""
+    low, high = max(0, hit.start - CONTEXT_CHARS), min(len(text), hit.end + CONTEXT_CHARS)
+    pieces, pos = [], low
+    for other in hits:
+        if other.end <= low or other.start >= high:
+            continue
+        start, end = max(other.start, low), min(other.end, high)
+        pieces.append(text[pos:start])
+        pieces.append(other.mask if (start, end) == (other.start, other.end) else privacy.MASK * (end - start))
+        pos = end
+    pieces.append(text[pos:high])
+    return "…" + " ".join("".join(pieces).split()) + "…"
+
+
+def _decode_text(data: bytes, *, known_text: bool) -> str | None:
+    """The file as text, or None for a binary file."""
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        try:
+            return data.decode("utf-16")
+        except UnicodeDecodeError:
+            pass
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        if not known_text:
+            return None
+    try:
+        return data.decode("gb18030")  # what Excel in Chinese writes a CSV in
+    except UnicodeDecodeError:
+        return data.decode("utf-8", errors="replace")

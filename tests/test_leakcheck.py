@@ -1,0 +1,242 @@
+"""The leak scanner finds personal data in a built site, in any file and any disguise."""
+from __future__ import annotations
+
+import gzip
+import json
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from generator.leakcheck import Leak, scan_site, scan_text
+from generator.media import publish_image
+from generator.privacy import resident_id_check_char
+
+ID = "13042419800101123" + resident_id_check_char("13042419800101123")  # 130424198001011237
+CARD = "6217000010001234569"  # passes Luhn
+MOBILE = "13900001111"
+OFFICIAL = "13812345678"  # the first secretary's phone, published on purpose
+ALLOWED = frozenset({OFFICIAL, "12317", "03101234567"})
+NAMES = ["张三丰", "欧阳晓峰"]
+
+
+def entities(s: str) -> str:
+    return "".join(f"&#{ord(c)};" for c in s)
+
+
+def write(site: Path, files: dict[str, str | bytes]) -> Path:
+    for relpath, content in files.items():
+        path = site / relpath
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(content if isinstance(content, bytes) else content.encode("utf-8"))
+    return site
+
+
+def gps_photo(path: Path) -> bytes:
+    exif = Image.Exif()
+    exif[0x010F] = "Xiaomi"
+    exif.get_ifd(0x8825)[1] = "N"
+    Image.new("RGB", (16, 16), (200, 0, 0)).save(path, "JPEG", exif=exif)
+    return path.read_bytes()
+
+
+def clean_site_files(tmp_path: Path) -> dict[str, str | bytes]:
+    """Pages as the build writes them: numbers everywhere, none of them personal."""
+    src = tmp_path / "src.jpg"
+    gps_photo(src)
+    published = publish_image(src, tmp_path / "published" / "board.jpg")
+    return {
+        "index.html": (
+            "<!doctype html><html lang=zh-CN><head><title>示范县驻村帮扶公开平台</title>"
+            '<link rel="stylesheet" href="assets/style.3f2a13812345678b.css"></head><body>\n'
+            "<p>第一书记：李明，电话 13812345678，监督电话 12317、0310-1234567</p>\n"
+            "<table><tr><td>2024</td><td>4</td><td>60,000.00元</td><td>20240401</td></tr>\n"
+            "<tr><td>肉牛养殖补助</td><td>40000</td><td>6万元</td><td>2024年4月1日</td></tr></table>\n"
+            "<p>受益户：张*丰（4人）、欧阳**，身份证**************1237，卡号************4569，电话*******1111</p>\n"
+            "<p>青财〔2024〕12号；公示期 2024-04-01 至 2024-04-10；&nbsp;&copy; 2024</p>\n"
+            '<svg viewBox="0 0 29 29"><path d="M4 4h7v1H4zm13812345678 0.30000000000000004 1"/></svg>\n'
+            "</body></html>\n"
+        ),
+        "search.json": json.dumps({"pages": [{"t": "2024年第一季度到户产业帮扶资金使用公示", "amount": "44366.5", "who": "张*丰"}]}),
+        "history/changes.json": json.dumps({"digest": "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08", "commit": "a1b2c3d"}),
+        "data/notices.csv": "id,posted,amount,beneficiary\n2024-q1-industry-fund,2024-04-01,60000.00,张*丰\n",
+        "feed.xml": '<?xml version="1.0"?><feed><updated>2024-04-01T00:00:00+08:00</updated><id>urn:uuid:6f1c</id></feed>\n',
+        "media/board.jpg": published.path.read_bytes(),
+        "media/board.thumb.jpg": published.thumb_path.read_bytes(),
+        "assets/app.js": 'const sizes = [1600, 480]; console.log("\\u516c\\u793a");\n',
+        "assets/font.woff2": bytes(range(256)) * 4,
+    }
+
+
+def test_clean_site_has_no_leaks(tmp_path):
+    site = write(tmp_path / "site", clean_site_files(tmp_path))
+    assert scan_site(site, allowed_numbers=ALLOWED, private_names=NAMES) == []
+
+
+def test_each_planted_leak_is_reported_with_path_line_and_kind(tmp_path):
+    photo = tmp_path / "photo.jpg"
+    files = clean_site_files(tmp_path) | {
+        "notices/a.html": (
+            "<!doctype html>\n<main>\n"
+            f"<p>身份证：{ID}</p>\n"  # line 3, plain
+            "<p>其他说明</p>\n"
+            f"<p>电话：{entities(MOBILE)}</p>\n"  # line 5, every digit an entity
+            f"<p>电话：139<span class=\"n\">0000</span>1111，卡号 {CARD[:4]}&nbsp;{CARD[4:8]}&nbsp;{CARD[8:12]}&nbsp;{CARD[12:16]}&nbsp;{CARD[16:]}</p>\n"  # line 6
+            "<p>受益户：张三丰</p>\n"  # line 7
+            "</main>\n"
+        ),
+        "search.json": json.dumps({"pages": [{"t": f"受益户欧阳晓峰，卡号{CARD}"}]}),  # \\u escapes
+        "assets/app.js": f'const a = 1;\nconst note = "\\u8054\\u7cfb\\u7535\\u8bdd{MOBILE}";\n',
+        "data/list.csv": f"name,amount,id\n张*丰,2000,{ID}\n",
+        "feed.xml": f"<feed>\n<entry><summary>电话：{entities('+86 ' + MOBILE)}</summary></entry>\n</feed>\n",
+        "media/photo.jpg": gps_photo(photo),
+    }
+    site = write(tmp_path / "site", files)
+
+    leaks = scan_site(site, allowed_numbers=ALLOWED, private_names=NAMES)
+
+    assert [(leak.path, leak.line, leak.kind) for leak in leaks] == [
+        ("assets/app.js", 2, "mobile number"),
+        ("data/list.csv", 2, "ID number"),
+        ("feed.xml", 2, "mobile number"),
+        ("media/photo.jpg", 1, "image metadata"),
+        ("media/photo.jpg", 1, "image metadata"),
+        ("notices/a.html", 3, "ID number"),
+        ("notices/a.html", 5, "mobile number"),
+        ("notices/a.html", 6, "mobile number"),
+        ("notices/a.html", 6, "bank card number"),
+        ("notices/a.html", 7, "beneficiary name"),
+        ("search.json", 1, "beneficiary name"),
+        ("search.json", 1, "bank card number"),
+    ]
+    by_place = {(leak.path, leak.line, leak.column): leak for leak in leaks}
+    assert ("notices/a.html", 3, 8) in by_place
+    assert ("notices/a.html", 6, 7) in by_place  # where "139" starts, before the <span>
+    assert ("data/list.csv", 2, 10) in by_place
+    assert [leak.context for leak in leaks if leak.path == "media/photo.jpg"] == [
+        "EXIF metadata (JPEG APP1): GPSInfo, GPSLatitudeRef, Make",
+        "GPS location (JPEG APP1)",
+    ]
+
+
+def test_reports_never_repeat_the_number_or_the_name(tmp_path):
+    text = f"受益户张三丰，身份证{ID}，电话{MOBILE}，卡号{CARD}，备注"
+    leaks = scan_text(text, "notices/a.html", private_names=NAMES)
+    assert [leak.kind for leak in leaks] == ["beneficiary name", "ID number", "mobile number", "bank card number"]
+    for leak in leaks:
+        for secret in (ID[:6], ID[6:14], MOBILE[:7], CARD[:12], "张三丰"):
+            assert secret not in str(leak)
+    assert str(leaks[1]) == "notices/a.html:1:11: personal number found (ID number): …受益户张*丰，身份证**************1237，电话*******1111，…"
+    assert str(leaks[0]).startswith("notices/a.html:1:4: unmasked beneficiary name found: …受益户张*丰，")
+
+
+def test_allowed_numbers_are_not_reported():
+    text = f"第一书记电话{OFFICIAL}，+86 138 1234 5678，监督电话12317，0310-1234567；村民电话{MOBILE}"
+    leaks = scan_text(text, "village.html", allowed_numbers=ALLOWED)
+    assert [(leak.kind, leak.column) for leak in leaks] == [("mobile number", len(text) - len(MOBILE) + 1)]
+
+
+def test_masked_names_and_numbers_are_not_reported():
+    text = "张*丰 欧阳** **************1237 *******1111 ************4569 张 三丰"
+    assert scan_text(text, "a.html", private_names=NAMES) == []
+
+
+def test_names_are_found_in_every_encoding_but_not_inside_public_names():
+    text = "\n".join(
+        [
+            json.dumps("欧阳晓峰")[1:-1],  # \u6b27\u9633\u6653\u5cf0
+            entities("张三丰"),
+            "&#x5f20;&#x4e09;&#x4e30;",
+            "/search/?q=%E5%BC%A0%E4%B8%89%E4%B8%B0",
+            "驻村工作队员张三丰华",  # an official's name that contains a private one
+        ]
+    )
+    leaks = scan_text(text, "a.json", private_names=NAMES, public_names=["张三丰华"])
+    assert [(leak.line, leak.column, leak.kind) for leak in leaks] == [
+        (1, 1, "beneficiary name"),
+        (2, 1, "beneficiary name"),
+        (3, 1, "beneficiary name"),
+        (4, 12, "beneficiary name"),
+    ]
+    assert "欧阳**" in leaks[0].context and "张*丰" in leaks[3].context
+
+
+def test_short_and_latin_names():
+    assert scan_text("王", "a.html", private_names=["王"]) == []  # one character: everywhere in Chinese text
+    assert scan_text("click here", "a.html", private_names=["Li"]) == []
+    assert [leak.column for leak in scan_text("by Li, 2024", "a.html", private_names=["Li"])] == [4]
+
+
+@pytest.mark.parametrize(
+    "disguised, offset",
+    [
+        ("139<span>0000</span>1111", 0),
+        ("139<b>0000</b><i>1111</i>", 0),
+        ("139<!-- x -->00001111", 0),
+        ("&#x31;&#x33;&#x39;&#x30;&#x30;&#x30;&#x30;&#x31;&#x31;&#x31;&#x31;", 0),
+        ("139&nbsp;0000&nbsp;1111", 0),
+        ("139&#8203;0000&#8203;1111", 0),
+        ("139\u200b0000\u200b1111", 0),
+        ("\\u0031\\u0033\\u0039\\u0030\\u0030\\u0030\\u0030\\u0031\\u0031\\u0031\\u0031", 0),
+        ("\\uff11\\uff13\\uff19\\uff10\\uff10\\uff10\\uff10\\uff11\\uff11\\uff11\\uff11", 0),
+        ("\\n13900001111", 2),  # a JSON newline glued to the number
+        ("\\u8bdd13900001111", 6),  # a JSON-escaped 话 glued to it
+        ("%2B8613900001111", 0),
+        ("139%200000%201111", 0),
+    ],
+)
+def test_numbers_hidden_by_encoders_are_found(disguised, offset):
+    text = f'<p title="x">电话{disguised}。</p>'
+    [leak] = scan_text(text, "a.html")
+    assert (leak.kind, leak.line, leak.column) == ("mobile number", 1, 16 + offset)
+    assert "1111" in leak.context and "0000" not in leak.context
+
+
+def test_block_tags_separate_numbers():
+    row = "<tr><td>139</td><td>0000</td><td>1111</td></tr><p>2024</p><p>0401</p><p>1234</p><p>5678</p>"
+    assert scan_text(row, "a.html") == []
+
+
+def test_text_encodings_and_compressed_files(tmp_path):
+    site = write(
+        tmp_path / "site",
+        {
+            "gbk.csv": f"姓名,身份证\n张三丰,{ID}\n".encode("gb18030"),
+            "bom.csv": f"姓名\n张三丰\n".encode("utf-8-sig"),
+            "utf16.txt": f"电话 {MOBILE}".encode("utf-16"),
+            "index.html.gz": gzip.compress(f"<p>{ID}</p>".encode(), mtime=0),
+            "no-suffix": f"{MOBILE}\n".encode(),
+            "binary.bin": b"\xff\xfe\x00" + MOBILE.encode(),  # UTF-16 BOM then garbage: not text
+        },
+    )
+    leaks = scan_site(site, private_names=NAMES)
+    assert [(leak.path, leak.line, leak.kind) for leak in leaks] == [
+        ("bom.csv", 2, "beneficiary name"),
+        ("gbk.csv", 2, "beneficiary name"),
+        ("gbk.csv", 2, "ID number"),
+        ("index.html.gz", 1, "ID number"),
+        ("no-suffix", 1, "mobile number"),
+        ("utf16.txt", 1, "mobile number"),
+    ]
+
+
+def test_order_is_by_path_then_position(tmp_path):
+    site = write(tmp_path / "site", {"b.txt": f"{MOBILE}\n{ID}", "a/z.txt": f"x {MOBILE}", "a.txt": f"{ID} {MOBILE}"})
+    leaks = scan_site(site)
+    assert [(leak.path, leak.line, leak.column) for leak in leaks] == [
+        ("a.txt", 1, 1), ("a.txt", 1, 20), ("a/z.txt", 1, 3), ("b.txt", 1, 1), ("b.txt", 2, 1),
+    ]
+    assert leaks == sorted(leaks)
+
+
+def test_leak_string_form():
+    leak = Leak("notices/a.html", 12, 5, "ID number", "…身份证**************1237…")
+    assert str(leak) == "notices/a.html:12:5: personal number found (ID number): …身份证**************1237…"
+    assert str(Leak("media/a.jpg", 1, 1, "image metadata", "GPS location (JPEG APP1)")) == (
+        "media/a.jpg:1:1: image metadata found: GPS location (JPEG APP1)"
+    )
+
+
+def test_build_stamps_and_versions_are_not_leaks():
+    text = "生成于 20261122083015（2026-11-22T08:30:15+08:00），版本 20261122.1，缓存 1764000000123456"
+    assert scan_text(text, "a.html") == []
