@@ -59,11 +59,24 @@ def format_yuan(amount: Decimal) -> str:
 
 
 def format_wan(amount: Decimal) -> str:
-    """`443665000` -> `44,366.5`: 万元 with up to four decimals, trailing zeros dropped."""
-    wan = (amount / WAN).quantize(Decimal("0.0001"), rounding=ROUND_HALF_UP).normalize()
+    """`443665000` -> `44,366.5`: 万元, trailing zeros dropped, never rounded.
+
+    An amount to the fen has at most six decimals in 万元, so all six are kept: a figure in
+    万元 must agree to the fen with the same figure in 元 (`12,345.67` -> `1.234567`).
+    """
+    wan = (amount / WAN).quantize(Decimal("0.000001"), rounding=ROUND_HALF_UP).normalize()
     if wan == wan.to_integral_value():
         wan = wan.quantize(Decimal(1))
     return f"{wan:,f}"
+
+
+def shown_in_wan(amount: Decimal) -> bool:
+    """Large whole-yuan sums also read in 万元 (at most four decimals, still exact).
+
+    With jiao or fen the 万元 figure would need six decimals (`2,381.507944`) or be rounded,
+    so such sums are shown in 元 only: every figure on the site agrees to the fen.
+    """
+    return amount >= 100000 and amount == amount.to_integral_value()
 
 
 def percent(part: Decimal, whole: Decimal) -> Decimal | None:

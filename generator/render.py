@@ -85,10 +85,10 @@ class Renderer:
         self.env.filters["rel"] = jinja2.pass_context(lambda ctx, target: relative(target, ctx["page_path"]))
 
     def amount(self, value) -> str:
-        """元 with separators; large sums also in 万元 (`443,665,000 元（44,366.5万元）`)."""
+        """元 with separators; large whole sums also in 万元 (`443,665,000 元（44,366.5万元）`)."""
         value = Decimal(value)
         text = self.t("money.yuan", amount=money.format_yuan(value))
-        if value >= 100000:
+        if money.shown_in_wan(value):
             text += self.t("money.wan_suffix", amount=money.format_wan(value))
         return text
 
