@@ -47,7 +47,7 @@ def build(root: Path, out_dir: Path | None = None, today: dt.date | None = None,
     plugins = default_plugins() if plugins is None else plugins
     context = BuildContext(root=root, config=content.config, today=today, cache_dir=cache_dir(root), content=content)
     for plugin in plugins:
-        with progress.stage(plugin.name):
+        with progress.stage(plugin.name, report=False):
             plugin.on_site(site, context)
 
     # Phase two: render into a temporary folder, check it, swap it in.
@@ -58,13 +58,14 @@ def build(root: Path, out_dir: Path | None = None, today: dt.date | None = None,
         with progress.stage("media") as advance:
             media = publish_media(site, root, output, advance)
         pages = list(site.all_pages())
-        with progress.stage("render", total=len(pages) + 2) as advance:
+        with progress.stage("render", total=len(pages) + len(SINGLE_PAGES)) as advance:
             render_pages(site, renderer, output, media, pages, advance)
         for plugin in plugins:
             with progress.stage(plugin.name) as advance:
                 plugin.on_write(site, context, output, advance)
         with progress.stage("assets"):
             copy_static(renderer, output)
+            write_sitemap(renderer, output)
         with progress.stage("gate"):
             run_leak_gate(content, site, output)
         output.commit()
@@ -72,10 +73,11 @@ def build(root: Path, out_dir: Path | None = None, today: dt.date | None = None,
         output.discard()
         raise
     files = len(output.written)
-    progress.say(progress.t("progress.built", pages=len(pages) + 2, files=files, out=str(out_dir), seconds=f"{progress.total_seconds():.2f}"))
-    return BuildResult(out_dir=out_dir, pages=len(pages) + 2, files=files, site=site, timings=progress.timings)
+    progress.say(progress.t("progress.built", pages=len(pages) + len(SINGLE_PAGES), files=files, out=str(out_dir), seconds=f"{progress.total_seconds():.2f}"))
+    return BuildResult(out_dir=out_dir, pages=len(pages) + len(SINGLE_PAGES), files=files, site=site, timings=progress.timings)
 
 
+SINGLE_PAGES = ("index.html", "404.html", "privacy.html")  # one template, one page, at the root
 TEMPLATES = {"TownshipPage": ("township.html", "township"), "VillagePage": ("village.html", "village"), "NoticePage": ("notice.html", "notice")}
 
 
@@ -85,11 +87,20 @@ def render_pages(site: Site, renderer: Renderer, output: Output, media: dict, pa
         html = renderer.render(template, path, **{name: page, "media": media})
         output.write_text(path, html, made_from=getattr(page, "id", getattr(page, "name", "")))
         advance()
-    output.write_text("index.html", renderer.render("index.html", "index.html"), "home page")
-    output.write_text("404.html", renderer.render("404.html", "404.html"), "not-found page")
-    advance(2)
-    sitemap_paths = ["index.html"] + [path for path, _ in pages]
-    output.write_text("sitemap.xml", renderer.render("sitemap.xml", "sitemap.xml", paths=sitemap_paths), "sitemap")
+    for path in SINGLE_PAGES:
+        output.write_text(path, renderer.render(path, path), path)
+        advance()
+
+
+# Pages for printing or machines are not what a search engine should send people to.
+NOT_IN_SITEMAP = ("404.html", "posters/", "cards/")
+
+
+def write_sitemap(renderer: Renderer, output: Output) -> None:
+    """After every feature has written its pages, so the sitemap lists them all."""
+    paths = sorted(p for p in output.written if p.endswith(".html") and not p.startswith(NOT_IN_SITEMAP))
+    paths.remove("index.html")
+    output.write_text("sitemap.xml", renderer.render("sitemap.xml", "sitemap.xml", paths=["index.html"] + paths), "sitemap")
     output.write_text("robots.txt", renderer.render("robots.txt", "robots.txt"), "robots.txt")
 
 

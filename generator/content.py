@@ -492,7 +492,7 @@ def load_content(root: Path) -> Content:
     problems += _cross_checks(villages, notices, village_locs)
     if problems or config is None:
         raise ContentError(problems or [Problem(CONFIG_FILE, 1, 1, "", "could not be read")])
-    return Content(config=config, villages=villages, notices=notices, root=root, masked=masked)
+    return Content(config=config, villages=villages, notices=notices, root=root, masked=sorted(masked))
 
 
 def _file_id(source: YamlFile, path: Path, problems: list[Problem]) -> str | None:

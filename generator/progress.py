@@ -15,14 +15,19 @@ class Progress:
         self.enabled = enabled
         self.interactive = enabled and hasattr(self.stream, "isatty") and self.stream.isatty()
         self.timings: list[tuple[str, float]] = []
+        self._pending: dict[str, float] = {}
 
     def say(self, message: str) -> None:
         if self.enabled:
             print(message, file=self.stream, flush=True)
 
     @contextmanager
-    def stage(self, key: str, total: int | None = None):
-        """Time one stage; yields a function to call once per item done."""
+    def stage(self, key: str, total: int | None = None, *, report: bool = True):
+        """Time one stage; yields a function to call once per item done.
+
+        A stage run in two parts (a feature's preparation and its writing) reports once:
+        the first part with `report=False`, the second adds the first part's time.
+        """
         label = self.t(f"build_stage.{key}")
         start = time.perf_counter()
         bar = None
@@ -34,9 +39,15 @@ class Progress:
         finally:
             if bar is not None:
                 bar.close()
-        elapsed = time.perf_counter() - start
+        elapsed = time.perf_counter() - start + self._pending.pop(key, 0.0)
+        if not report:
+            self._pending[key] = elapsed
+            return
         self.timings.append((key, elapsed))
-        self.say(self.t("progress.stage_done", stage=label, seconds=f"{elapsed:.2f}", count=total if total is not None else "-"))
+        if total is None:
+            self.say(self.t("progress.stage_done", stage=label, seconds=f"{elapsed:.2f}"))
+        else:
+            self.say(self.t("progress.stage_done_count", stage=label, seconds=f"{elapsed:.2f}", count=total))
 
     def total_seconds(self) -> float:
         return sum(seconds for _, seconds in self.timings)

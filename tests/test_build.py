@@ -30,7 +30,7 @@ class Links(HTMLParser):
 def internal_links(html: str) -> list[str]:
     parser = Links()
     parser.feed(html)
-    return [link for link in parser.links if not re.match(r"^(https?|mailto|tel):", link) and not link.startswith("#")]
+    return [link for link in parser.links if not re.match(r"^(https?|mailto|tel|data):", link) and not link.startswith("#")]
 
 
 def check_links(out: Path) -> list[str]:
@@ -158,9 +158,21 @@ def test_english_interface(tmp_path):
 def test_cli_build_exits_zero_and_prints_stage_timings(site):
     result = run_cli("build", "--root", str(site), "--today", "2024-04-05")
     assert result.returncode == 0, result.stderr
-    assert "Rendering pages:" in result.stderr and "Built 5 pages" in result.stderr
+    assert "Rendering pages:" in result.stderr and "Built 6 pages" in result.stderr
 
 
 def test_cli_rejects_a_bad_today(site):
     result = run_cli("build", "--root", str(site), "--today", "2024-13-01")
     assert result.returncode == 2 and "is not a date in the form YYYY-MM-DD" in result.stderr
+
+
+def test_privacy_page_explains_the_policy_in_force(tmp_path):
+    root = make_site(tmp_path)
+    out = build(root, today=TODAY).out_dir
+    page = (out / "privacy.html").read_text(encoding="utf-8")
+    assert "张*丰" in page and "身份证号、银行账号和个人手机号码一律不公开" in page
+    assert 'href="privacy.html"' in (out / "index.html").read_text(encoding="utf-8")
+    config = root / "site_config.yaml"
+    config.write_text(config.read_text(encoding="utf-8") + "privacy:\n  names: hide\n", encoding="utf-8")
+    page = (build(root, today=TODAY).out_dir / "privacy.html").read_text(encoding="utf-8")
+    assert "受益群众的姓名不公开" in page and "张*丰" not in page
