@@ -7,8 +7,9 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 APT    := DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get
-# Debian packages the tests drive: the browser (never a downloaded one).
-TEST_DEBS := chromium
+# Debian packages the tests drive: the browser (never a downloaded one), CJK fonts so pages
+# and PDFs render Chinese text, and poppler to read printed posters back.
+TEST_DEBS := chromium fonts-noto-cjk poppler-utils
 
 .PHONY: build test bench serve clean install system-deps
 

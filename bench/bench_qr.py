@@ -1,17 +1,21 @@
-"""QR benchmark: encoding cost, cache cost, SVG size against the naive output.
+"""QR benchmark: encoding cost, cache cost, SVG size against the naive output, and the QR
+stages of a whole build of the demo site with a cold and a warm cache.
 
 Run from anywhere: ``python bench/bench_qr.py``. Plain text, one figure per line with its unit.
 """
 from __future__ import annotations
 
+import datetime as dt
 import gzip
+import os
 import statistics
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
 
 from generator.qr import QrCache, path_from_matrix, qr_matrix, qr_svg  # noqa: E402
 from generator.vcard import vcard  # noqa: E402
@@ -117,5 +121,42 @@ def main() -> None:
     print(f"vCard QR SVG, naive: {len(naive_svg(card_matrix, '联系人').encode())} bytes")
 
 
+
+def build_figures() -> None:
+    """The demo site built twice into a fresh cache: what the QR stages cost cold and warm."""
+    from generator.build import build
+    from generator.plugins import default_plugins
+    from generator.qrpages import QrPlugin
+
+    today = dt.date(2026, 11, 22)  # the demo date (tests/conftest.py DEMO_TODAY)
+    saved = os.environ.get("GONGSHI_CACHE")
+    with tempfile.TemporaryDirectory() as tmp:
+        os.environ["GONGSHI_CACHE"] = str(Path(tmp) / "cache")
+        try:
+            for run in ("cold", "warm"):
+                plugins = default_plugins()
+                qr = next(p for p in plugins if isinstance(p, QrPlugin))
+                result = build(REPO, Path(tmp) / "site", today, plugins=plugins)
+                encode, files = [seconds for key, seconds in result.timings if key == "qr"]
+                stats = qr.cache.stats
+                codes = stats.misses + stats.disk_hits
+                print(f"demo build, {run} cache: QR codes encoded: {stats.misses} of {codes} codes")
+                print(f"demo build, {run} cache: QR stage 'encode every code' (on_site): {encode * 1000:.0f} ms")
+                print(f"demo build, {run} cache: QR stage 'write posters, card sheets, vCards' (on_write): {files * 1000:.0f} ms")
+                print(f"demo build, {run} cache: whole build: {sum(s for _, s in result.timings) * 1000:.0f} ms")
+            out = Path(tmp) / "site"
+            notices = [len(gzip.compress(p.read_bytes(), 9, mtime=0)) for p in (out / "notices").glob("*.html")]
+            print(f"demo notice pages gzipped (QR included), median: {statistics.median(notices):.0f} bytes")
+            print(f"demo notice pages gzipped (QR included), largest: {max(notices)} bytes")
+            posters = [p.stat().st_size for p in (out / "posters").glob("*.html")]
+            print(f"demo posters: {len(posters)} files, median {statistics.median(posters):.0f} bytes")
+        finally:
+            if saved is None:
+                os.environ.pop("GONGSHI_CACHE", None)
+            else:
+                os.environ["GONGSHI_CACHE"] = saved
+
+
 if __name__ == "__main__":
     main()
+    build_figures()

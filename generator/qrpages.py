@@ -1,0 +1,173 @@
+"""QR codes on the site and on paper: the village and notice pages, the work team's contact
+cards, the household card sheets and the notice-board posters.
+
+Villagers reach the site by scanning a code on the village board or on the 干群连心服务卡 in
+their home, often with WeChat's scanner, which follows URLs only. So every page code holds the
+page's plain absolute address (from `base_url`); a contact code (vCard 3.0) is offered only in
+addition, for a phone camera to save a cadre's number.
+
+`QrPlugin` (stage "qr") encodes every code once, in `on_site`, through one `QrCache` in the
+build's cache folder, so an unchanged code is never encoded again, in this build or the next.
+Templates get a `qr` global (`QrCodes`) that only looks codes up. `on_write` writes, per
+village, a vCard per team member (`vcards/<village>-<n>.vcf`), a page of contact codes
+(`contacts/<village>.html`) and the printable card sheet (`cards/<village>.html`); per
+published notice, the printable poster (`posters/<notice>.html`).
+
+On paper the size that matters is the symbol's (the dark modules' extent, without the quiet
+zone): posters print it at least 40 mm wide, household cards 25 mm (shared/DOMAIN.md asks
+35-40 mm on an A4 board poster, read from 1-2 m; a card is read from a hand's length).
+"""
+from __future__ import annotations
+
+from decimal import ROUND_UP, Decimal
+
+from markupsafe import Markup
+
+from .fingerprint import short_fingerprint
+from .i18n import Translator
+from .plugins import Plugin
+from .qr import QUIET_ZONE, QrCache
+from .site import NoticePage
+from .vcard import vcard
+
+# 2 mm over the minimums (40 mm poster, 25 mm card): rasterizing and printers' small scaling
+# errors must not take a code under them.
+POSTER_SYMBOL_MM = Decimal(42)
+CARD_SYMBOL_MM = Decimal(27)
+# Whole CSS pixels per module: no module straddles a pixel edge at the default zoom.
+VILLAGE_MODULE_PX = 4
+NOTICE_MODULE_PX = 3
+CONTACT_MODULE_PX = 3
+
+
+def vcard_path(village_id: str, number: int) -> str:
+    """`number` counts the team members from 1, in the village file's order."""
+    return f"vcards/{village_id}-{number}.vcf"
+
+
+def card_sheet_path(village_id: str) -> str:
+    return f"cards/{village_id}.html"
+
+
+def contacts_path(village_id: str) -> str:
+    return f"contacts/{village_id}.html"
+
+
+def poster_path(notice_id: str) -> str:
+    return f"posters/{notice_id}.html"
+
+
+def symbol_size(modules: int, symbol_mm: Decimal) -> str:
+    """The SVG's CSS width for a symbol (quiet zone excluded) `symbol_mm` wide, rounded up to 0.1 mm."""
+    total = symbol_mm * modules / (modules - 2 * QUIET_ZONE)
+    return f"{total.quantize(Decimal('0.1'), rounding=ROUND_UP)}mm"
+
+
+def member_vcard(village, member, t) -> str:
+    """The contact a phone saves: the cadre's name, post in this village, unit and phones."""
+    role = t("qr.vcard_title", village=village.name, role=member.role) if member.role else village.name
+    phones = [(kind, number) for kind, number in (("cell", member.phone), ("work", member.unit_phone)) if number]
+    return vcard(name=member.name, role=role, org=member.unit, phones=phones)
+
+
+class QrCodes:
+    """What templates ask for: codes, fingerprints and the paths of this feature's files."""
+
+    def __init__(self, site, config, t: Translator, cache: QrCache):
+        self.config = config
+        self.t = t
+        self.cache = cache
+        self._pages = [*site.villages.values(), *site.notices.values()]
+        self._fingerprints = {page.id: short_fingerprint(page) for page in site.notices.values()}
+        self._vcards = {
+            (village.id, number): member_vcard(village.village, member, t)
+            for village in site.villages.values()
+            for number, member in enumerate(village.village.team, start=1)
+        }
+
+    def payloads(self) -> list[str]:
+        """Every code of the site, in a stable order: page addresses, then contacts."""
+        pages = [self.url(page) for page in self._pages]
+        return pages + [self._vcards[key] for key in sorted(self._vcards)]
+
+    # -- what templates call -------------------------------------------------------------------
+    def url(self, page) -> str:
+        """The page's absolute address: what its code holds."""
+        return self.config.absolute_url(page.url)
+
+    def screen(self, page) -> Markup:
+        """The page's code for the screen, in whole pixels per module."""
+        module_px = NOTICE_MODULE_PX if isinstance(page, NoticePage) else VILLAGE_MODULE_PX
+        url = self.url(page)
+        return Markup(self.cache.svg(url, self.t("qr.label_page", url=url), module_px=module_px))
+
+    def poster(self, page) -> Markup:
+        url = self.url(page)
+        return self._print(url, self.t("qr.label_page", url=url), POSTER_SYMBOL_MM)
+
+    def card(self, page) -> Markup:
+        url = self.url(page)
+        return self._print(url, self.t("qr.label_page", url=url), CARD_SYMBOL_MM)
+
+    def vcard_text(self, village, number: int) -> str:
+        return self._vcards[(village.id, number)]
+
+    def contact(self, village, number: int, *, on_card: bool = False) -> Markup:
+        """Team member `number`'s vCard as a code: on screen, or card-sized on a household card."""
+        member = village.village.team[number - 1]
+        payload = self._vcards[(village.id, number)]
+        label = self.t("qr.label_contact", name=member.name)
+        if on_card:
+            return self._print(payload, label, CARD_SYMBOL_MM)
+        return Markup(self.cache.svg(payload, label, module_px=CONTACT_MODULE_PX))
+
+    def fingerprint(self, notice_page) -> str:
+        return self._fingerprints[notice_page.id]
+
+    def vcard_path(self, village, number: int) -> str:
+        return vcard_path(village.id, number)
+
+    def card_sheet_path(self, village) -> str:
+        return card_sheet_path(village.id)
+
+    def contacts_path(self, village) -> str:
+        return contacts_path(village.id)
+
+    def poster_path(self, notice) -> str:
+        return poster_path(notice.id)
+
+    def _print(self, payload: str, label: str, symbol_mm: Decimal) -> Markup:
+        size = symbol_size(len(self.cache.matrix(payload)), symbol_mm)
+        return Markup(self.cache.svg(payload, label, size=size))
+
+
+class QrPlugin(Plugin):
+    name = "qr"
+
+    def __init__(self):
+        self.cache: QrCache | None = None  # kept after the build: its stats say what was encoded
+
+    def on_site(self, site, context) -> None:
+        self.cache = QrCache(context.cache_dir)
+        codes = QrCodes(site, context.config, Translator(context.config.language), self.cache)
+        # Encode everything now, so this stage's time is the QR cost and rendering only looks up.
+        for payload in codes.payloads():
+            self.cache.matrix(payload)
+        context.globals["qr"] = codes
+
+    def on_write(self, site, context, output, advance) -> None:
+        render, codes = context.renderer.render, context.globals["qr"]
+        for village in site.villages.values():
+            for number in range(1, len(village.village.team) + 1):
+                text = codes.vcard_text(village, number)
+                output.write_bytes(vcard_path(village.id, number), text.encode("utf-8"), f"{village.id} team member {number}")
+            if village.village.team:
+                path = contacts_path(village.id)
+                output.write_text(path, render("contacts.html", path, village=village), f"{village.id} contact codes")
+            path = card_sheet_path(village.id)
+            output.write_text(path, render("card_sheet.html", path, village=village), f"{village.id} household cards")
+            advance()
+        for notice in site.notices.values():
+            path = poster_path(notice.id)
+            output.write_text(path, render("poster.html", path, notice=notice), f"{notice.id} poster")
+            advance()
