@@ -14,7 +14,7 @@ from .content import PROJECT_FIELDS, load_content
 from .errors import BuildError
 from .i18n import Translator, cli_language
 from .media_stage import cache_dir, publish_media
-from .output import Output
+from .output import Output, digest
 from .plugins import BuildContext, Plugin, default_plugins
 from .progress import Progress
 from .render import Renderer
@@ -51,12 +51,13 @@ def build(root: Path, out_dir: Path | None = None, today: dt.date | None = None,
             plugin.on_site(site, context)
 
     # Phase two: render into a temporary folder, check it, swap it in.
-    output = Output(out_dir)
+    output = Output(out_dir, manifest_path(context.cache_dir, out_dir))
     try:
         renderer = Renderer(root, content.config, today, extra_globals={"site": site, "project_fields": PROJECT_FIELDS, **context.globals})
         context.renderer = renderer
         with progress.stage("media") as advance:
             media = publish_media(site, root, output, advance)
+        assign_keys(site, base_key(root, renderer, today, plugins), media, plugins)
         pages = list(site.all_pages())
         with progress.stage("render", total=len(pages) + len(SINGLE_PAGES)) as advance:
             render_pages(site, renderer, output, media, pages, advance)
@@ -67,8 +68,8 @@ def build(root: Path, out_dir: Path | None = None, today: dt.date | None = None,
             copy_static(renderer, output)
             write_sitemap(renderer, output)
         with progress.stage("gate"):
-            run_leak_gate(content, site, output)
-        output.commit()
+            gate = run_leak_gate(content, output)
+        output.commit(gate=gate)
     except BaseException:
         output.discard()
         raise
@@ -83,9 +84,11 @@ TEMPLATES = {"TownshipPage": ("township.html", "township"), "VillagePage": ("vil
 
 def render_pages(site: Site, renderer: Renderer, output: Output, media: dict, pages, advance) -> None:
     for path, page in pages:
-        template, name = TEMPLATES[type(page).__name__]
-        html = renderer.render(template, path, **{name: page, "media": media})
-        output.write_text(path, html, made_from=getattr(page, "id", getattr(page, "name", "")))
+        made_from = getattr(page, "id", getattr(page, "name", ""))
+        if not output.reuse(path, page.key, made_from):
+            template, name = TEMPLATES[type(page).__name__]
+            html = renderer.render(template, path, **{name: page, "media": media})
+            output.write_text(path, html, made_from, key=page.key)
         advance()
     for path in SINGLE_PAGES:
         output.write_text(path, renderer.render(path, path), path)
@@ -118,7 +121,60 @@ def copy_static(renderer: Renderer, output: Output) -> None:
                 output.copy(site_path, source, f"theme file {site_path}")
 
 
-def run_leak_gate(content, site: Site, output: Output) -> None:
-    from .leakgate import gate
+def run_leak_gate(content, output: Output) -> str:
+    """Scan what this build wrote; files reused from a build that passed the same gate are clean."""
+    from .leakgate import gate, gate_key
 
-    gate(content, output.tmp)
+    key = gate_key(content)
+    fresh = [path for path in output.written if path not in output.reused] if output.previous.get("gate") == key else None
+    gate(content, output.tmp, only=fresh)
+    return key
+
+
+# -- incremental builds: what each page is made from ------------------------------------------
+
+def manifest_path(cache: Path, out_dir: Path) -> Path:
+    """One manifest per output folder, in the cache (never published with the site)."""
+    return cache / "builds" / (digest(str(out_dir))[:16] + ".json")
+
+
+def tool_digest() -> str:
+    """The tool's own code and catalogs: a new version of Gongshi rebuilds everything."""
+    package = Path(__file__).parent
+    files = sorted(p for p in package.rglob("*") if p.is_file() and p.suffix in (".py", ".yaml"))
+    return digest(*(f"{p.relative_to(package).as_posix()}\0{digest(p.read_bytes())}" for p in files))
+
+
+def base_key(root: Path, renderer: Renderer, today: dt.date, plugins) -> str:
+    """What every page depends on: the tool, the theme, the config, the date, the features."""
+    theme_files = []
+    for theme in renderer.theme_dirs:
+        for path in sorted(p for p in theme.rglob("*") if p.is_file()):
+            theme_files.append(f"{path.relative_to(theme).as_posix()}\0{digest(path.read_bytes())}")
+    config = (root / "site_config.yaml").read_bytes()
+    return digest(tool_digest(), *theme_files, config, today.isoformat(), *(type(p).__name__ for p in plugins))
+
+
+def assign_keys(site: Site, base: str, media: dict, plugins) -> None:
+    """Set `key` on every page: a hash of everything it shows, so unchanged pages are reused.
+
+    A notice page shows its notice, its village's and township's names and its photos; a
+    village page its own file, its notices and the notices its commitments cite; a township
+    page its villages and their notices. Anything else a page shows is the same for every
+    page (config, theme, date: the base key) or comes from a feature's `page_key`.
+    """
+    def extra(page) -> list[str]:
+        return [plugin.page_key(page) for plugin in plugins]
+
+    for page in site.notices.values():
+        photos = [repr(media.get(p.photo)) for p in page.notice.postings if p.photo]
+        village = page.village
+        page.key = digest(base, "notice", page.notice.digest, village.village.digest, village.township.slug, *photos, *extra(page))
+    for village in site.villages.values():
+        cited = sorted({ref for c in (village.village.plan.commitments if village.village.plan else ()) for ref in c.notices})
+        cited_digests = [site.notices[ref].notice.digest if ref in site.notices else "-" for ref in cited]
+        village.key = digest(base, "village", village.village.digest, village.township.slug,
+                             *(n.notice.digest for n in village.notices), *cited_digests, *extra(village))
+    for township in site.townships:
+        parts = [f"{v.village.digest}:{','.join(n.notice.digest for n in v.notices)}" for v in township.villages]
+        township.key = digest(base, "township", township.name, township.slug, *parts, *extra(township))

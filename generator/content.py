@@ -65,6 +65,7 @@ class Village:
     team: tuple[TeamMember, ...]
     plan: Plan | None
     extra: dict
+    digest: str = ""  # sha256 of the file's bytes: an input hash for caches
 
 
 @dataclass(frozen=True)
@@ -249,7 +250,7 @@ def _plan(f: schema.Fields) -> Plan:
     )
 
 
-def read_village(source: YamlFile, village_id: str) -> Village | None:
+def read_village(source: YamlFile, village_id: str, digest: str = "") -> Village | None:
     f = schema.Fields(source, source.root)
     village = Village(
         id=village_id,
@@ -263,6 +264,7 @@ def read_village(source: YamlFile, village_id: str) -> Village | None:
         team=tuple(f.get("team", schema.sequence(schema.record(_member)), [])),
         plan=f.get("plan", schema.record(_plan), None),
         extra=f.extra(),
+        digest=digest,
     )
     f.finish()
     return village if not source.problems else None
@@ -463,10 +465,10 @@ def load_content(root: Path) -> Content:
         masked += deidentify_free_text(source, allowed, policy)
 
     villages: dict[str, Village] = {}
-    for path, source, _ in village_files:
+    for path, source, digest in village_files:
         village_id = _file_id(source, path, problems)
         if source.root is not None:
-            village = read_village(source, village_id or "")
+            village = read_village(source, village_id or "", digest)
             if village and village_id:
                 if village_id in villages:
                     problems.append(Problem(source.relpath, 1, 1, "", f"duplicate village id '{village_id}' (also {villages[village_id].source})"))

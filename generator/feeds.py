@@ -10,6 +10,8 @@ from __future__ import annotations
 import datetime as dt
 import xml.etree.ElementTree as ET
 
+from .output import digest
+
 ATOM = "http://www.w3.org/2005/Atom"
 ENTRIES = 50  # a feed carries the latest changes; the site itself keeps everything
 # Notice dates are the dates on a Chinese village board: Beijing time.
@@ -96,6 +98,9 @@ def write_feeds(site, history, output, t) -> None:
                                            home_path="index.html", pages=pages, history=history, today=site.today), "site feed")
     for village in site.villages.values():
         path = village_feed_path(village.id)
+        key = digest(village.key, path)  # a village's feed is made from what its page shows
+        if output.reuse(path, key, f"feed of {village.id}"):
+            continue
         title = t("feed.village_title", village=village.village.name, title=config.title)
         output.write_text(path, atom_feed(config, t, path=path, title=title, home_path=village.url,
-                                          pages=village.notices, history=history, today=site.today), f"feed of {village.id}")
+                                          pages=village.notices, history=history, today=site.today), f"feed of {village.id}", key=key)

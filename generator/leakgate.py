@@ -45,10 +45,18 @@ def public_names(content) -> set[str]:
     return names
 
 
-def gate(content, site_dir: Path) -> None:
+def gate_key(content) -> str:
+    """What the gate looks for: files that passed under the same key need no second look."""
+    from .output import digest
+
+    return digest(sorted(allowed_numbers(content)), sorted(private_names(content)), sorted(public_names(content)))
+
+
+def gate(content, site_dir: Path, only=None) -> None:
+    """Scan the built files (`only` these site paths, when given) and fail on any finding."""
     from .leakcheck import scan_site
 
     leaks = scan_site(site_dir, allowed_numbers=allowed_numbers(content), private_names=private_names(content),
-                      public_names=public_names(content))
+                      public_names=public_names(content), only=only)
     if leaks:
         raise BuildError("personal data found in the output; nothing was published:\n" + "\n".join(str(leak) for leak in leaks))

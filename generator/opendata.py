@@ -29,6 +29,7 @@ from decimal import Decimal
 from . import money
 from .config import NOTICE_KINDS
 from .content import COMMITMENT_STATUSES, PROJECT_FIELDS, STAGES
+from .output import digest
 
 BOM = "\ufeff"
 LINE_END = "\r\n"
@@ -364,7 +365,9 @@ class OpenData:
             output.write_text(self.village_items_path(village_id), csv_text(TABLE["fund_items"], rows), f"open data: village {village_id}")
         photos = published_photos(output)
         for page in self._notices():
-            output.write_text(self.notice_path(page.id), dumps(self.notice_record(page, photos)), f"open data: notice {page.id}")
+            path, key = self.notice_path(page.id), digest(page.key, self.notice_path(page.id))
+            if not output.reuse(path, key, f"open data: notice {page.id}"):
+                output.write_text(path, dumps(self.notice_record(page, photos)), f"open data: notice {page.id}", key=key)
             advance()
         output.write_text(self.index_path, renderer.render("data_index.html", self.index_path, package=package), "open data: column guide")
 

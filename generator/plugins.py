@@ -8,6 +8,9 @@ catalogs) and any of these methods, each a no-op by default:
   whatever templates need into `context.globals` (a dict handed to Jinja as globals).
 - `on_write(site, context, output, advance)`: after the pages are rendered; write the
   plugin's own files through `output` (which refuses two files at one path).
+- `page_key(page)`: text that goes into the page's key when the plugin shows data on the
+  page that the model does not hold (a notice's git history, say). Files a plugin makes
+  per page can be reused with `output.reuse(path, digest(page.key, "what"), ...)`.
 
 `context` is a `BuildContext`: root folder, config, today, renderer, cache folder.
 """
@@ -38,7 +41,15 @@ class Plugin:
     def on_write(self, site, context: BuildContext, output, advance) -> None:
         pass
 
+    def page_key(self, page) -> str:
+        return ""
+
 
 def default_plugins() -> list[Plugin]:
     """The features every build has, in the order they run."""
-    return []
+    from .funds import FundsPlugin  # imported here: feature modules import this one
+    from .qrpages import QrPlugin
+    from .search import SearchPlugin
+    from .supervision import SupervisionPlugin
+
+    return [FundsPlugin(), SupervisionPlugin(), QrPlugin(), SearchPlugin()]

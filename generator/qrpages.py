@@ -25,6 +25,7 @@ from markupsafe import Markup
 
 from .fingerprint import short_fingerprint
 from .i18n import Translator
+from .output import digest
 from .plugins import Plugin
 from .qr import QUIET_ZONE, QrCache
 from .site import NoticePage
@@ -157,17 +158,26 @@ class QrPlugin(Plugin):
 
     def on_write(self, site, context, output, advance) -> None:
         render, codes = context.renderer.render, context.globals["qr"]
+        # Each file is made from its page alone: an unchanged page's files are reused.
         for village in site.villages.values():
             for number in range(1, len(village.village.team) + 1):
-                text = codes.vcard_text(village, number)
-                output.write_bytes(vcard_path(village.id, number), text.encode("utf-8"), f"{village.id} team member {number}")
+                path, made_from = vcard_path(village.id, number), f"{village.id} team member {number}"
+                key = digest(village.key, path)
+                if not output.reuse(path, key, made_from):
+                    output.write_bytes(path, codes.vcard_text(village, number).encode("utf-8"), made_from, key=key)
             if village.village.team:
                 path = contacts_path(village.id)
-                output.write_text(path, render("contacts.html", path, village=village), f"{village.id} contact codes")
+                key = digest(village.key, path)
+                if not output.reuse(path, key, f"{village.id} contact codes"):
+                    output.write_text(path, render("contacts.html", path, village=village), f"{village.id} contact codes", key=key)
             path = card_sheet_path(village.id)
-            output.write_text(path, render("card_sheet.html", path, village=village), f"{village.id} household cards")
+            key = digest(village.key, path)
+            if not output.reuse(path, key, f"{village.id} household cards"):
+                output.write_text(path, render("card_sheet.html", path, village=village), f"{village.id} household cards", key=key)
             advance()
         for notice in site.notices.values():
             path = poster_path(notice.id)
-            output.write_text(path, render("poster.html", path, notice=notice), f"{notice.id} poster")
+            key = digest(notice.key, path)
+            if not output.reuse(path, key, f"{notice.id} poster"):
+                output.write_text(path, render("poster.html", path, notice=notice), f"{notice.id} poster", key=key)
             advance()

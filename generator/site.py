@@ -77,6 +77,7 @@ class NoticePage:
     url: str  # site path, e.g. notices/2024-q1-fund.html
     status: PostingStatus
     beneficiaries: list[PublishedBeneficiary]
+    key: str = ""  # hash of everything the page is made from (set by the build)
 
     @property
     def id(self) -> str:
@@ -94,6 +95,7 @@ class VillagePage:
     url: str
     notices: list[NoticePage] = field(default_factory=list)  # newest first
     funds: FundTotals = field(default_factory=FundTotals)
+    key: str = ""
 
     @property
     def id(self) -> str:
@@ -117,6 +119,7 @@ class TownshipPage:
     url: str
     villages: list[VillagePage] = field(default_factory=list)
     funds: FundTotals = field(default_factory=FundTotals)
+    key: str = ""
 
 
 @dataclass

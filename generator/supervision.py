@@ -369,6 +369,14 @@ class SupervisionPlugin(Plugin):
         context.globals["supervision_words"] = Wording(site.config.language)
         context.globals["supervision_csv"] = {name: f"{CSV_FOLDER}/{name}.csv" for name in CSV_FILES}
 
+    def page_key(self, page) -> str:
+        """Notice and village pages show git history, which the model does not hold."""
+        history = self.report.history if self.report is not None else None
+        if history is None:
+            return ""
+        notices = [page] if hasattr(page, "notice") else getattr(page, "notices", [])
+        return repr((history.shallow, [history.of(n.id) for n in notices]))
+
     def on_write(self, site, context, output, advance) -> None:
         from .feeds import write_feeds
 

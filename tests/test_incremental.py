@@ -1,0 +1,185 @@
+"""Incremental builds give exactly the bytes of a clean full build, whatever the edits."""
+from __future__ import annotations
+
+import datetime as dt
+import random
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import REPO, tree_bytes
+from generator.build import build
+from generator.progress import Progress
+
+sys.path.insert(0, str(REPO / "bench"))
+from corpus import generate  # noqa: E402
+
+TODAY = dt.date(2026, 11, 22)
+PHOTOS = REPO / "tests" / "fixtures" / "photos"
+
+
+def full_build(root: Path, tmp: Path, today: dt.date, monkeypatch) -> dict:
+    """A clean build: fresh output folder and fresh caches."""
+    out, cache = tmp / "full", tmp / "full-cache"
+    shutil.rmtree(out, ignore_errors=True)
+    shutil.rmtree(cache, ignore_errors=True)
+    with monkeypatch.context() as m:
+        m.setenv("GONGSHI_CACHE", str(cache))
+        build(root, out, today)
+    return tree_bytes(out)
+
+
+def notice_files(root: Path) -> list[Path]:
+    return sorted((root / "content" / "notices").rglob("*.yaml"))
+
+
+def village_files(root: Path) -> list[Path]:
+    return sorted((root / "content" / "villages").glob("*.yaml"))
+
+
+# -- the edits a clerk makes ------------------------------------------------------------------
+
+def edit_notice(root, rng):
+    path = rng.choice(notice_files(root))
+    text = path.read_text(encoding="utf-8")
+    path.write_text(text.replace("title: ", f"title: 更正{rng.randint(1, 99)}：", 1), encoding="utf-8")
+
+
+def add_notice(root, rng):
+    village = rng.choice(village_files(root)).stem
+    name = f"added-{rng.randint(1000, 9999)}"
+    day = rng.choice(["2026-11-20", "2025-03-02", "2026-12-24"])  # the last one is embargoed
+    (root / "content" / "notices" / village).mkdir(parents=True, exist_ok=True)
+    (root / "content" / "notices" / village / f"{name}.yaml").write_text(
+        f"village: {village}\ntitle: 新增村务公开{name}\nkind: general\nposted: {day}\ndays: 7\n"
+        "body: |\n  新增饮水工程维护情况说明。\nfunds:\n  source: 县级财政衔接资金\n  total: \"1.5万元\"\n", encoding="utf-8")
+
+
+def rename_notice(root, rng):
+    path = rng.choice(notice_files(root))
+    path.rename(path.with_name(f"renamed-{rng.randint(1000, 9999)}.yaml"))
+
+
+def delete_notice(root, rng):
+    rng.choice(notice_files(root)).unlink()
+
+
+def edit_village(root, rng):
+    path = rng.choice(village_files(root))
+    text = path.read_text(encoding="utf-8")
+    path.write_text(text.replace("households: ", "households: 1", 1), encoding="utf-8")
+
+
+def add_village(root, rng):
+    township = rng.choice(village_files(root)).read_text(encoding="utf-8").split("township: ", 1)[1].split("\n", 1)[0]
+    name = f"xincun{rng.randint(100, 999)}"
+    (root / "content" / "villages" / f"{name}.yaml").write_text(
+        f"name: 新村{name[-3:]}\ntownship: {township}\nteam:\n  - name: 高新\n    role: 第一书记\n    phone: \"13711112222\"\n",
+        encoding="utf-8")
+
+
+def delete_village(root, rng):
+    path = rng.choice(village_files(root))
+    path.unlink()
+    shutil.rmtree(root / "content" / "notices" / path.stem, ignore_errors=True)
+    for notice in notice_files(root):  # notices of that village kept elsewhere
+        if f"village: {path.stem}\n" in notice.read_text(encoding="utf-8"):
+            notice.unlink()
+    for village in village_files(root):  # commitments citing its notices
+        text = village.read_text(encoding="utf-8")
+        if "notices: [" in text:
+            lines = [line for line in text.splitlines(keepends=True) if "notices: [" not in line]
+            village.write_text("".join(lines), encoding="utf-8")
+
+
+def change_template(root, rng):
+    theme = root / "themes" / "default" / "templates"
+    theme.mkdir(parents=True, exist_ok=True)
+    (theme / "404.html").write_text(
+        "{% extends 'base.html' %}{% block main %}<h1>" + f"找不到页面{rng.randint(1, 99)}" + "</h1>{% endblock %}", encoding="utf-8")
+
+
+def change_config(root, rng):
+    path = root / "site_config.yaml"
+    text = path.read_text(encoding="utf-8")
+    path.write_text(text.replace("title: ", f"title: 第{rng.randint(1, 9)}版", 1), encoding="utf-8")
+
+
+EDITS = [edit_notice, edit_notice, add_notice, rename_notice, delete_notice, edit_village, add_village,
+         delete_village, change_template, change_config]
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_random_edit_sequences_rebuild_to_the_same_bytes_as_a_full_build(tmp_path, monkeypatch, seed):
+    root = generate(tmp_path / "site", notices=40, villages=6, seed=seed)
+    monkeypatch.setenv("GONGSHI_CACHE", str(tmp_path / "cache"))
+    out = tmp_path / "out"
+    build(root, out, TODAY)
+    rng = random.Random(seed)
+    for step in range(6):
+        edit = rng.choice(EDITS)
+        edit(root, rng)
+        today = TODAY + dt.timedelta(days=rng.choice([0, 0, 0, 3]))  # sometimes a day passes
+        result = build(root, out, today)
+        assert tree_bytes(out) == full_build(root, tmp_path, today, monkeypatch), f"step {step}: {edit.__name__}"
+        assert result.files == len(tree_bytes(out))
+
+
+def test_a_one_notice_edit_rerenders_only_what_shows_it(tmp_path, monkeypatch):
+    root = generate(tmp_path / "site", notices=60, villages=6, seed=7)
+    monkeypatch.setenv("GONGSHI_CACHE", str(tmp_path / "cache"))
+    out = tmp_path / "out"
+    build(root, out, TODAY)
+    path = notice_files(root)[5]
+    path.write_text(path.read_text(encoding="utf-8").replace("title: ", "title: 更正：", 1), encoding="utf-8")
+    from generator.output import Output
+
+    made = []
+    original = Output.write_bytes
+    monkeypatch.setattr(Output, "write_bytes", lambda self, p, *a, **k: (made.append(p), original(self, p, *a, **k))[1])
+    build(root, out, TODAY)
+    pages = {p for p in made if p.endswith(".html") and p.startswith(("notices/", "villages/", "townships/", "posters/"))}
+    notice_id = path.stem
+    assert f"notices/{notice_id}.html" in pages and f"posters/{notice_id}.html" in pages
+    assert len([p for p in pages if p.startswith("notices/")]) == 1
+    assert len([p for p in pages if p.startswith("villages/")]) == 1
+    assert len([p for p in pages if p.startswith("townships/")]) == 1
+
+
+def test_a_changed_photo_updates_its_pages(tmp_path, monkeypatch):
+    root = generate(tmp_path / "site", notices=10, villages=2, seed=3)
+    monkeypatch.setenv("GONGSHI_CACHE", str(tmp_path / "cache"))
+    notice = notice_files(root)[0]
+    (root / "content" / "media").mkdir(parents=True, exist_ok=True)
+    shutil.copy(PHOTOS / "clean.jpg", root / "content" / "media" / "board.jpg")
+    text = notice.read_text(encoding="utf-8").split("postings:")[0]
+    notice.write_text(text + "postings:\n  - place: 村委会公开栏\n    photo: media/board.jpg\n", encoding="utf-8")
+    out = tmp_path / "out"
+    build(root, out, TODAY)
+    shutil.copy(PHOTOS / "gps-xmp-comment.jpg", root / "content" / "media" / "board.jpg")
+    build(root, out, TODAY)
+    assert tree_bytes(out) == full_build(root, tmp_path, TODAY, monkeypatch)
+
+
+def test_history_from_git_is_part_of_the_keys(tmp_path, monkeypatch):
+    root = generate(tmp_path / "site", notices=12, villages=2, seed=5)
+    monkeypatch.setenv("GONGSHI_CACHE", str(tmp_path / "cache"))
+
+    def git(*args):
+        subprocess.run(["git", "-c", "user.name=clerk", "-c", "user.email=clerk@example.cn", *args], cwd=root, check=True,
+                       capture_output=True, env={"GIT_COMMITTER_DATE": "2026-11-01T10:00:00+08:00",
+                                                 "GIT_AUTHOR_DATE": "2026-11-01T10:00:00+08:00", "PATH": "/usr/bin:/bin"})
+
+    git("init", "-q")
+    git("add", "-A")
+    git("commit", "-qm", "first")
+    out = tmp_path / "out"
+    build(root, out, TODAY)
+    path = notice_files(root)[0]
+    path.write_text(path.read_text(encoding="utf-8").replace("title: ", "title: 更正：", 1), encoding="utf-8")
+    git("commit", "-qam", "fix a title")
+    build(root, out, TODAY)
+    assert tree_bytes(out) == full_build(root, tmp_path, TODAY, monkeypatch)
