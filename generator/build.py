@@ -36,6 +36,13 @@ def build(root: Path, out_dir: Path | None = None, today: dt.date | None = None,
     out_dir = Path(out_dir).resolve() if out_dir else root / "build"
     today = today or dt.date.today()
     progress = progress or Progress(Translator(cli_language()), enabled=False)
+    cache = cache_dir(root)
+
+    # Nothing changed since the last build into this folder: the site is already right.
+    inputs = inputs_digest(root, out_dir, today)
+    if up_to_date(manifest_path(cache, out_dir), out_dir, inputs):
+        progress.say(progress.t("progress.up_to_date", out=str(out_dir)))
+        return BuildResult(out_dir=out_dir, pages=0, files=0, site=None, timings=[])
 
     # Phase one: everything into a checked model, or every problem at once.
     with progress.stage("load"):
@@ -45,7 +52,7 @@ def build(root: Path, out_dir: Path | None = None, today: dt.date | None = None,
     with progress.stage("model"):
         site = Site.from_content(content, today)
     plugins = default_plugins() if plugins is None else plugins
-    context = BuildContext(root=root, config=content.config, today=today, cache_dir=cache_dir(root), content=content)
+    context = BuildContext(root=root, config=content.config, today=today, cache_dir=cache, content=content)
     for plugin in plugins:
         with progress.stage(plugin.name, report=False):
             plugin.on_site(site, context)
@@ -69,7 +76,7 @@ def build(root: Path, out_dir: Path | None = None, today: dt.date | None = None,
             write_sitemap(renderer, output)
         with progress.stage("gate"):
             gate = run_leak_gate(content, output)
-        output.commit(gate=gate)
+        output.commit(inputs=inputs, gate=gate)
     except BaseException:
         output.discard()
         raise
@@ -136,6 +143,36 @@ def run_leak_gate(content, output: Output) -> str:
 def manifest_path(cache: Path, out_dir: Path) -> Path:
     """One manifest per output folder, in the cache (never published with the site)."""
     return cache / "builds" / (digest(str(out_dir))[:16] + ".json")
+
+
+def inputs_digest(root: Path, out_dir: Path, today: dt.date) -> str:
+    """Every input of a build, by content: files of the site root, themes, the tool, the date, git."""
+    from .history import repository_state
+    from .render import BUILTIN_THEMES
+
+    parts = [tool_digest(), today.isoformat(), str(out_dir)]
+    for folder in (root / "content", root / "themes", *BUILTIN_THEMES):
+        if folder.is_dir():
+            for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+                parts.append(f"{path.as_posix()}\0{digest(path.read_bytes())}")
+    config = root / "site_config.yaml"
+    parts.append(digest(config.read_bytes()) if config.is_file() else "-")
+    state = repository_state(root)  # a new commit can change the pages' history
+    parts.append(repr(state))
+    return digest(*parts)
+
+
+def up_to_date(manifest_file: Path, out_dir: Path, inputs: str) -> bool:
+    import json
+
+    try:
+        manifest = json.loads(manifest_file.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    if manifest.get("inputs") != inputs:
+        return False
+    # The published folder must still hold what that build wrote (nobody deleted it).
+    return all((out_dir / path).is_file() for path in manifest.get("files", []))
 
 
 def tool_digest() -> str:

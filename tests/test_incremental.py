@@ -183,3 +183,21 @@ def test_history_from_git_is_part_of_the_keys(tmp_path, monkeypatch):
     git("commit", "-qam", "fix a title")
     build(root, out, TODAY)
     assert tree_bytes(out) == full_build(root, tmp_path, TODAY, monkeypatch)
+
+
+def test_a_build_with_nothing_changed_does_nothing(tmp_path, monkeypatch):
+    root = generate(tmp_path / "site", notices=10, villages=2, seed=4)
+    monkeypatch.setenv("GONGSHI_CACHE", str(tmp_path / "cache"))
+    out = tmp_path / "out"
+    first = build(root, out, TODAY)
+    before = tree_bytes(out)
+    again = build(root, out, TODAY)
+    assert again.files == 0 and first.files == len(before)  # nothing was made again
+    assert tree_bytes(out) == before
+    # A deleted output file, a new day or any changed byte of content means a real build.
+    (out / "index.html").unlink()
+    assert build(root, out, TODAY).files == len(before)
+    assert build(root, out, TODAY + dt.timedelta(days=1)).files == len(before)
+    village = village_files(root)[0]
+    village.write_text(village.read_text(encoding="utf-8") + "\n", encoding="utf-8")
+    assert build(root, out, TODAY + dt.timedelta(days=1)).files == len(before)
