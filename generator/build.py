@@ -46,7 +46,7 @@ def build(root: Path, out_dir: Path | None = None, today: dt.date | None = None,
 
     # Phase one: everything into a checked model, or every problem at once.
     with progress.stage("load"):
-        content = load_content(root)
+        content = load_content(root, cache)
     for masked in content.masked:
         progress.say(progress.t("progress.masked", where=str(masked)))
     with progress.stage("model"):

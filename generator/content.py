@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import os
+import pickle
 import re
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -191,19 +193,6 @@ def deidentify_free_text(source: YamlFile, allowed: frozenset[str], policy: str)
         if findings and policy != "fail":
             value.data, _ = mask_personal_numbers(value.data, allowed)
     return masked
-
-
-def published_numbers(config: SiteConfig | None, village_sources: list[YamlFile]) -> frozenset[str]:
-    """Phones published on purpose (work teams', supervision) as bare digits: not leaks."""
-    from .privacy import normalize_digits
-
-    numbers = list(config.supervision_phones) if config else []
-    for source in village_sources:
-        numbers += [v.data for path, v in source.walk_text() if re.match(r"^team\[\d+\]\.(phone|unit_phone)$", path)]
-        for path, value in _walk_numbers(source):
-            numbers.append(str(value))
-    digits = (re.sub(r"\D", "", normalize_digits(str(n))) for n in numbers)
-    return frozenset(d[2:] if len(d) == 13 and d.startswith("86") else d for d in digits if d)
 
 
 def _walk_numbers(source: YamlFile):
@@ -441,66 +430,183 @@ def content_files(root: Path, kind: str) -> list[Path]:
     return sorted(files)
 
 
-def load_content(root: Path) -> Content:
+class _File:
+    """A content file: its bytes and hash now, its YAML only when a record must be read."""
+
+    def __init__(self, root: Path, path: Path):
+        self.path = path
+        self.relpath = path.relative_to(root).as_posix()
+        self.data = path.read_bytes()
+        self.digest = hashlib.sha256(self.data).hexdigest()
+        self._source: YamlFile | None = None
+
+    @property
+    def source(self) -> YamlFile:
+        if self._source is None:
+            try:
+                self._source = YamlFile(self.relpath, self.data.decode("utf-8"))
+            except UnicodeDecodeError as exc:
+                self._source = YamlFile(self.relpath, "")
+                self._source.root = None
+                self._source.problems.append(Problem(self.relpath, 1, 1, "", f"is not UTF-8 text (byte {exc.start})"))
+        return self._source
+
+
+class ParseCache:
+    """Records of unchanged files from the last load, so a rebuild parses only what changed.
+
+    An entry is keyed by the file's bytes, its path (the id), the config, the numbers that
+    are published on purpose and the tool's version: anything that changes how the file
+    reads. Only files without problems are kept; a file with problems is read every time.
+    """
+
+    VERSION = 1
+
+    def __init__(self, path: Path | None):
+        self.path = path
+        self.entries: dict = {}
+        self.used: dict = {}
+        if path is not None and path.is_file():
+            try:
+                with open(path, "rb") as f:
+                    stored = pickle.load(f)
+                if stored.get("version") == self.VERSION:
+                    self.entries = stored["entries"]
+            except Exception:  # a damaged or old cache only costs a full parse
+                self.entries = {}
+
+    def get(self, key: str):
+        entry = self.entries.get(key)
+        if entry is not None:
+            self.used[key] = entry
+        return entry
+
+    def put(self, key: str, entry) -> None:
+        self.used[key] = entry
+
+    def save(self) -> None:
+        if self.path is None or self.used.keys() == self.entries.keys():
+            return
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.path.with_suffix(".tmp")
+        with open(tmp, "wb") as f:
+            pickle.dump({"version": self.VERSION, "entries": self.used}, f, protocol=pickle.HIGHEST_PROTOCOL)
+        os.replace(tmp, self.path)
+
+
+def _team_numbers(file: _File, cache: ParseCache) -> list:
+    """The work team's phones in a village file (published on purpose), cached by the file's hash."""
+    key = "phones:" + file.digest
+    numbers = cache.get(key)
+    if numbers is None:
+        source = file.source
+        numbers = [v.data for path, v in source.walk_text() if re.match(r"^team\[\d+\]\.(phone|unit_phone)$", path)]
+        numbers += [str(value) for _, value in _walk_numbers(source)]
+        cache.put(key, numbers)
+    return numbers
+
+
+def load_content(root: Path, cache_dir: Path | None = None) -> Content:
+    """Read and check every file of a site root; raises ContentError listing every problem."""
+    from .privacy import normalize_digits
+
     root = Path(root)
     problems: list[Problem] = []
     config_path = root / CONFIG_FILE
     config = None
+    config_digest = "-"
     if not config_path.is_file():
         problems.append(Problem(CONFIG_FILE, 1, 1, "", "file not found: is this a site root?"))
     else:
-        source, _ = _read(root, config_path)
+        source, config_digest = _read(root, config_path)
         if source.root is not None:
             config = read_config(source)
         problems += source.problems
 
-    village_files = [(path, *_read(root, path)) for path in content_files(root, "villages")]
-    notice_files = [(path, *_read(root, path)) for path in content_files(root, "notices")]
+    cache = ParseCache(cache_dir / "content.pickle" if cache_dir is not None else None)
+    village_files = [_File(root, path) for path in content_files(root, "villages")]
+    notice_files = [_File(root, path) for path in content_files(root, "notices")]
 
     # Personal numbers are dealt with on the raw text, before any record exists.
-    allowed = published_numbers(config, [source for _, source, _ in village_files])
+    numbers = list(config.supervision_phones) if config else []
+    for file in village_files:
+        numbers += _team_numbers(file, cache)
+    digits = (re.sub(r"\D", "", normalize_digits(str(n))) for n in numbers)
+    allowed = frozenset(d[2:] if len(d) == 13 and d.startswith("86") else d for d in digits if d)
     policy = config.privacy.on_unmasked_pii if config else "fail"
+    reading = digest_of(config_digest, sorted(allowed), policy, ParseCache.VERSION, _TOOL_VERSION)
+
     masked: list[Problem] = []
-    for _, source, _ in village_files + notice_files:
-        masked += deidentify_free_text(source, allowed, policy)
+
+    def read(file: _File, kind: str):
+        """(record, masked problems, village loc) from the cache or the file; None on problems."""
+        record_id = _file_id(file, problems)
+        key = digest_of(kind, file.relpath, file.digest, reading)
+        entry = cache.get(key)
+        if entry is not None and (kind == "villages" or _photos_exist(entry[0], root)):
+            masked.extend(entry[1])
+            return record_id, entry
+        source = file.source
+        file_masked = deidentify_free_text(source, allowed, policy) if source.root is not None else []
+        record = None
+        if source.root is not None:
+            if kind == "villages":
+                record = read_village(source, record_id or "", file.digest)
+            else:
+                record = read_notice(source, record_id or "", config, file.digest, root)
+        problems.extend(source.problems)
+        masked.extend(file_masked)
+        if record is None or source.problems:
+            return record_id, None
+        village_value = source.root.data.get("village") if kind == "notices" else None
+        entry = (record, file_masked, village_value.loc if village_value is not None else None)
+        if record_id:
+            cache.put(key, entry)
+        return record_id, entry
 
     villages: dict[str, Village] = {}
-    for path, source, digest in village_files:
-        village_id = _file_id(source, path, problems)
-        if source.root is not None:
-            village = read_village(source, village_id or "", digest)
-            if village and village_id:
-                if village_id in villages:
-                    problems.append(Problem(source.relpath, 1, 1, "", f"duplicate village id '{village_id}' (also {villages[village_id].source})"))
-                else:
-                    villages[village_id] = village
-        problems += source.problems
+    for file in village_files:
+        village_id, entry = read(file, "villages")
+        if entry is not None and village_id:
+            if village_id in villages:
+                problems.append(Problem(file.relpath, 1, 1, "", f"duplicate village id '{village_id}' (also {villages[village_id].source})"))
+            else:
+                villages[village_id] = entry[0]
 
     notices: dict[str, Notice] = {}
     village_locs: dict[str, Loc | None] = {}
-    for path, source, digest in notice_files:
-        notice_id = _file_id(source, path, problems)
-        if source.root is not None:
-            notice = read_notice(source, notice_id or "", config, digest, root)
-            if notice and notice_id:
-                if notice_id in notices:
-                    problems.append(Problem(source.relpath, 1, 1, "", f"duplicate notice id '{notice_id}' (also {notices[notice_id].source})"))
-                else:
-                    notices[notice_id] = notice
-                    village_value = source.root.data.get("village")
-                    village_locs[notice_id] = village_value.loc if village_value is not None else None
-        problems += source.problems
+    for file in notice_files:
+        notice_id, entry = read(file, "notices")
+        if entry is not None and notice_id:
+            if notice_id in notices:
+                problems.append(Problem(file.relpath, 1, 1, "", f"duplicate notice id '{notice_id}' (also {notices[notice_id].source})"))
+            else:
+                notices[notice_id] = entry[0]
+                village_locs[notice_id] = entry[2]
 
     problems += _cross_checks(villages, notices, village_locs)
     if problems or config is None:
         raise ContentError(problems or [Problem(CONFIG_FILE, 1, 1, "", "could not be read")])
-    return Content(config=config, villages=villages, notices=notices, root=root, masked=sorted(masked))
+    cache.save()
+    return Content(config=config, villages=villages, notices=notices, root=root, masked=sorted(set(masked)))
 
 
-def _file_id(source: YamlFile, path: Path, problems: list[Problem]) -> str | None:
-    if schema.ID_PATTERN.match(path.stem):
-        return path.stem
-    problems.append(Problem(source.relpath, 1, 1, "", f"file name '{path.stem}' is not a valid id: use lower-case letters, digits and '-' (it becomes the page's address)"))
+_TOOL_VERSION = __import__("generator").__version__
+
+
+def digest_of(*parts) -> str:
+    return hashlib.sha256("\0".join(str(p) for p in parts).encode("utf-8")).hexdigest()
+
+
+def _photos_exist(notice: Notice, root: Path) -> bool:
+    """A cached notice is only good while its photos are still there (else: read it, report it)."""
+    return all((root / "content" / p.photo).is_file() for p in notice.postings if p.photo)
+
+
+def _file_id(file: "_File", problems: list[Problem]) -> str | None:
+    if schema.ID_PATTERN.match(file.path.stem):
+        return file.path.stem
+    problems.append(Problem(file.relpath, 1, 1, "", f"file name '{file.path.stem}' is not a valid id: use lower-case letters, digits and '-' (it becomes the page's address)"))
     return None
 
 

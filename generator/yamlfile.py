@@ -19,6 +19,7 @@ except ImportError:  # pragma: no cover - pure-Python fallback
 from .errors import Problem
 
 _STD = "tag:yaml.org,2002:"
+_STR = _STD + "str"
 ALLOWED_TAGS = {_STD + t for t in ("str", "int", "float", "bool", "null", "timestamp", "map", "seq")}
 
 
@@ -117,7 +118,7 @@ class YamlFile:
                 if not isinstance(key_node, yaml.ScalarNode) or key_node.tag not in ALLOWED_TAGS:
                     self.problem(_loc(key_node), path, "keys must be plain names")
                     continue
-                key = str(self._scalars.construct_object(key_node))
+                key = key_node.value if key_node.tag == _STR else str(self._scalars.construct_object(key_node))
                 sub = f"{path}.{key}" if path else key
                 if key in items:
                     self.problem(_loc(key_node), sub, "appears twice in the same map")
@@ -135,7 +136,8 @@ class YamlFile:
                     values.append(converted)
             return Value(values, loc)
         try:
-            data = self._scalars.construct_object(node)
+            # Most scalars are plain text: take it as is, the constructor is for typed values.
+            data = node.value if node.tag == _STR else self._scalars.construct_object(node)
         except ValueError:
             # e.g. 2024-02-30: looks like a date, is not one.
             self.problem(loc, path, f"{node.value} is not a real date")

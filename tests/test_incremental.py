@@ -201,3 +201,39 @@ def test_a_build_with_nothing_changed_does_nothing(tmp_path, monkeypatch):
     village = village_files(root)[0]
     village.write_text(village.read_text(encoding="utf-8") + "\n", encoding="utf-8")
     assert build(root, out, TODAY + dt.timedelta(days=1)).files == len(before)
+
+
+def test_the_parse_cache_never_hides_a_problem(tmp_path, monkeypatch):
+    from generator.content import load_content
+    from generator.errors import ContentError
+
+    root = generate(tmp_path / "site", notices=10, villages=2, seed=6)
+    cache = tmp_path / "cache"
+    notice = notice_files(root)[0]
+    (root / "content" / "media").mkdir(parents=True, exist_ok=True)
+    shutil.copy(PHOTOS / "clean.jpg", root / "content" / "media" / "board.jpg")
+    notice.write_text(notice.read_text(encoding="utf-8").split("postings:")[0]
+                      + "postings:\n  - place: 村委会公开栏\n    photo: media/board.jpg\n", encoding="utf-8")
+    first = load_content(root, cache)
+    assert (cache / "content.pickle").is_file()
+    assert load_content(root, cache).notices == first.notices  # the same records, from the cache
+    (root / "content" / "media" / "board.jpg").unlink()
+    with pytest.raises(ContentError) as err:
+        load_content(root, cache)
+    assert [p.message for p in err.value.problems] == ["file not found: content/media/board.jpg"]
+
+
+def test_the_parse_cache_follows_the_config(tmp_path):
+    from generator.content import load_content
+
+    root = generate(tmp_path / "site", notices=5, villages=1, seed=8)
+    notice = notice_files(root)[0]
+    text = "\n".join(line for line in notice.read_text(encoding="utf-8").splitlines()
+                     if not line.startswith(("until:", "days:"))) + "\n"
+    notice.write_text(text.replace("kind: ", "kind: general\nx_kind: ", 1).replace("\nx_kind: ", "\n#", 1), encoding="utf-8")
+    cache = tmp_path / "cache"
+    before = load_content(root, cache).notices[notice.stem]
+    config = root / "site_config.yaml"
+    config.write_text(config.read_text(encoding="utf-8") + "notice_rules:\n  min_posting_days: {general: 20}\n", encoding="utf-8")
+    after = load_content(root, cache).notices[notice.stem]
+    assert not before.period_stated and (after.until - before.until).days == 20 - 7
