@@ -90,13 +90,16 @@ TEMPLATES = {"TownshipPage": ("township.html", "township"), "VillagePage": ("vil
 
 
 def render_pages(site: Site, renderer: Renderer, output: Output, media: dict, pages, advance) -> None:
+    jobs = []
     for path, page in pages:
         made_from = getattr(page, "id", getattr(page, "name", ""))
-        if not output.reuse(path, page.key, made_from):
-            template, name = TEMPLATES[type(page).__name__]
-            html = renderer.render(template, path, **{name: page, "media": media})
-            output.write_text(path, html, made_from, key=page.key)
-        advance()
+        if output.reuse(path, page.key, made_from):
+            advance()
+            continue
+        template, name = TEMPLATES[type(page).__name__]
+        make = lambda template=template, path=path, context={name: page, "media": media}: renderer.render(template, path, **context)  # noqa: E731
+        jobs.append((path, made_from, page.key, make))
+    output.write_many(jobs, advance)
     for path in SINGLE_PAGES:
         output.write_text(path, renderer.render(path, path), path)
         advance()

@@ -99,6 +99,21 @@ class Output:
         if key is not None:
             self.keys[site_path] = key
 
+    def write_many(self, jobs, advance=None) -> None:
+        """Make many files at once: `jobs` are (site_path, made_from, key, make) with `make()`
+        returning the text. Large batches run in one process per core (see `parallel`); the
+        bytes are the same as from one process, since each file depends only on its job."""
+        from .parallel import run_parallel
+
+        targets = []
+        for site_path, made_from, key, make in jobs:
+            targets.append((self.path(site_path, made_from), make))
+            if key is not None:
+                self.keys[site_path] = key
+        run_parallel([lambda target=target, make=make: target.write_bytes(make().encode("utf-8")) for target, make in targets])
+        if advance is not None:
+            advance(len(targets))
+
     def copy(self, site_path: str, source: Path, made_from: str, key: str | None = None) -> None:
         shutil.copyfile(source, self.path(site_path, made_from))
         if key is not None:

@@ -175,9 +175,12 @@ class QrPlugin(Plugin):
             if not output.reuse(path, key, f"{village.id} household cards"):
                 output.write_text(path, render("card_sheet.html", path, village=village), f"{village.id} household cards", key=key)
             advance()
+        posters = []
         for notice in site.notices.values():
             path = poster_path(notice.id)
             key = digest(notice.key, path)
-            if not output.reuse(path, key, f"{notice.id} poster"):
-                output.write_text(path, render("poster.html", path, notice=notice), f"{notice.id} poster", key=key)
-            advance()
+            if output.reuse(path, key, f"{notice.id} poster"):
+                advance()
+                continue
+            posters.append((path, f"{notice.id} poster", key, lambda path=path, notice=notice: render("poster.html", path, notice=notice)))
+        output.write_many(posters, advance)

@@ -1,0 +1,40 @@
+"""Rendering in several processes gives the same bytes as one process."""
+from __future__ import annotations
+
+import datetime as dt
+import sys
+
+import pytest
+
+from conftest import REPO, tree_bytes
+from generator import parallel
+from generator.build import build
+
+sys.path.insert(0, str(REPO / "bench"))
+from corpus import generate  # noqa: E402
+
+
+def test_parallel_build_equals_single_process_build(tmp_path, monkeypatch):
+    root = generate(tmp_path / "site", notices=40, villages=5, seed=11)
+    monkeypatch.setattr(parallel, "MIN_JOBS", 1)  # make the small site take the parallel path
+    ran_in_workers = []
+    real_context = parallel.multiprocessing.get_context
+    monkeypatch.setattr(parallel.multiprocessing, "get_context", lambda method: (ran_in_workers.append(method), real_context(method))[1])
+    monkeypatch.setenv("GONGSHI_JOBS", "1")
+    single = tree_bytes(build(root, tmp_path / "one", dt.date(2026, 11, 22)).out_dir)
+    assert ran_in_workers == []
+    monkeypatch.setenv("GONGSHI_JOBS", "2")
+    several = tree_bytes(build(root, tmp_path / "two", dt.date(2026, 11, 22)).out_dir)
+    assert ran_in_workers and set(ran_in_workers) == {"fork"}
+    assert several == single
+
+
+def test_an_error_in_a_worker_fails_the_build(monkeypatch):
+    monkeypatch.setattr(parallel, "MIN_JOBS", 1)
+    monkeypatch.setenv("GONGSHI_JOBS", "2")
+
+    def broken():
+        raise ValueError("template error in a worker")
+
+    with pytest.raises(ValueError, match="template error in a worker"):
+        parallel.run_parallel([lambda: None, broken, lambda: None])
