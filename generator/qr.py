@@ -301,6 +301,14 @@ class QrCache:
             self._memory[key] = entry
         return entry
 
+    def on_disk(self, payload: str) -> bool:
+        """Whether the payload is already encoded in memory or in the disk cache."""
+        key = self.key(payload)
+        if key in self._memory:
+            return True
+        file = self._file(key)
+        return file is not None and file.is_file()
+
     def matrix(self, payload: str) -> Matrix:
         """Modules with the quiet zone (True = dark), as `qr_matrix` gives them. Do not mutate."""
         return self._entry(payload)[0]

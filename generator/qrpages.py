@@ -26,6 +26,7 @@ from markupsafe import Markup
 from .fingerprint import short_fingerprint
 from .i18n import Translator
 from .output import digest
+from .parallel import MIN_JOBS, run_parallel
 from .plugins import Plugin
 from .qr import QUIET_ZONE, QrCache
 from .site import NoticePage
@@ -152,7 +153,13 @@ class QrPlugin(Plugin):
         self.cache = QrCache(context.cache_dir)
         codes = QrCodes(site, context.config, Translator(context.config.language), self.cache)
         # Encode everything now, so this stage's time is the QR cost and rendering only looks up.
-        for payload in codes.payloads():
+        # Codes not in the disk cache are encoded on every core first (each worker writes its
+        # codes to the cache), then read here.
+        payloads = list(codes.payloads())
+        missing = [p for p in payloads if not self.cache.on_disk(p)]
+        if len(missing) >= MIN_JOBS:
+            run_parallel([lambda payload=payload: self.cache.matrix(payload) for payload in missing])
+        for payload in payloads:
             self.cache.matrix(payload)
         context.globals["qr"] = codes
 
