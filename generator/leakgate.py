@@ -11,6 +11,8 @@ from pathlib import Path
 
 from .errors import BuildError
 
+PARALLEL_FILES = 2000  # a site this large is scanned on every core
+
 
 def allowed_numbers(content) -> frozenset[str]:
     """Numbers published on purpose: the work teams' phones and the supervision phones."""
@@ -56,7 +58,15 @@ def gate(content, site_dir: Path, only=None) -> None:
     """Scan the built files (`only` these site paths, when given) and fail on any finding."""
     from .leakcheck import scan_site
 
-    leaks = scan_site(site_dir, allowed_numbers=allowed_numbers(content), private_names=private_names(content),
-                      public_names=public_names(content), only=only)
+    from .parallel import run_parallel, workers
+
+    options = dict(allowed_numbers=allowed_numbers(content), private_names=private_names(content),
+                   public_names=public_names(content))
+    files = sorted(p.relative_to(site_dir).as_posix() for p in Path(site_dir).rglob("*") if p.is_file()) if only is None else sorted(only)
+    # Large sites are scanned on every core, in as many slices.
+    count = workers()
+    slices = [files[start::count] for start in range(count)] if len(files) >= PARALLEL_FILES else [files]
+    found = run_parallel([lambda part=part: scan_site(site_dir, only=part, **options) for part in slices], min_jobs=2)
+    leaks = sorted(leak for part in found for leak in part)
     if leaks:
         raise BuildError("personal data found in the output; nothing was published:\n" + "\n".join(str(leak) for leak in leaks))

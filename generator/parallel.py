@@ -14,7 +14,7 @@ from typing import Callable
 
 MIN_JOBS = 300  # below this, starting processes costs more than it saves
 
-_jobs: list[Callable[[], None]] = []
+_jobs: list[Callable[[], object]] = []
 
 
 def workers() -> int:
@@ -24,24 +24,25 @@ def workers() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
 
 
-def _run_share(share: tuple[int, int]) -> int:
+def _run_share(share: tuple[int, int]) -> list:
     start, step = share
-    for index in range(start, len(_jobs), step):
-        _jobs[index]()
-    return start
+    return [_jobs[index]() for index in range(start, len(_jobs), step)]
 
 
-def run_parallel(jobs: list[Callable[[], None]]) -> None:
-    """Run every job once; an exception in any job is raised here."""
+def run_parallel(jobs: list[Callable[[], object]], min_jobs: int | None = None) -> list:
+    """Run every job once and return their results in order; a job's exception is raised here."""
     global _jobs
     count = workers()
-    if count <= 1 or len(jobs) < MIN_JOBS or "fork" not in multiprocessing.get_all_start_methods():
-        for job in jobs:
-            job()
-        return
-    _jobs = jobs  # forked workers see the list; nothing is pickled but the share numbers
+    threshold = MIN_JOBS if min_jobs is None else min_jobs
+    if count <= 1 or len(jobs) < threshold or "fork" not in multiprocessing.get_all_start_methods():
+        return [job() for job in jobs]
+    _jobs = jobs  # forked workers see the list; only share numbers and results are pickled
     try:
         with multiprocessing.get_context("fork").Pool(count) as pool:
-            pool.map(_run_share, [(start, count) for start in range(count)])
+            shares = pool.map(_run_share, [(start, count) for start in range(count)])
     finally:
         _jobs = []
+    results: list = [None] * len(jobs)
+    for start, share in enumerate(shares):
+        results[start::count] = share
+    return results

@@ -38,3 +38,24 @@ def test_an_error_in_a_worker_fails_the_build(monkeypatch):
 
     with pytest.raises(ValueError, match="template error in a worker"):
         parallel.run_parallel([lambda: None, broken, lambda: None])
+
+
+def test_the_leak_gate_finds_leaks_when_it_scans_in_slices(tmp_path, monkeypatch):
+    from generator import leakgate
+    from generator.content import load_content
+    from generator.errors import BuildError
+
+    root = generate(tmp_path / "site", notices=5, villages=1, seed=2)
+    site = tmp_path / "built"
+    for n in range(20):
+        (site / f"p{n}.html").parent.mkdir(parents=True, exist_ok=True)
+        (site / f"p{n}.html").write_text("<p>公示</p>", encoding="utf-8")
+    (site / "p13.html").write_text("<p>身份证 11010519491231002X</p>", encoding="utf-8")
+    (site / "p6.html").write_text("<p>电话 13912345678</p>", encoding="utf-8")
+    monkeypatch.setattr(leakgate, "PARALLEL_FILES", 1)
+    monkeypatch.setattr(parallel, "MIN_JOBS", 1)
+    monkeypatch.setenv("GONGSHI_JOBS", "3")
+    with pytest.raises(BuildError) as err:
+        leakgate.gate(load_content(root), site)
+    lines = str(err.value).splitlines()[1:]
+    assert [line.split(":")[0] for line in lines] == ["p13.html", "p6.html"]
