@@ -10,8 +10,10 @@ APT    := DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get
 # Debian packages the tests drive: the browser (never a downloaded one), CJK fonts so pages
 # and PDFs render Chinese text, and poppler to read printed posters back.
 TEST_DEBS := chromium fonts-noto-cjk poppler-utils
+# The benchmark builds the same pages with Hugo, side by side.
+BENCH_DEBS := hugo
 
-.PHONY: build test bench serve clean install system-deps
+.PHONY: build test bench serve clean install system-deps debs
 
 build: $(VENV)/.installed
 	$(BIN)/gongshi build $(if $(TODAY),--today $(TODAY))
@@ -20,6 +22,7 @@ test: $(VENV)/.installed-test system-deps
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 bench: $(VENV)/.installed-test system-deps
+	@$(MAKE) --no-print-directory debs DEBS="$(BENCH_DEBS)"
 	$(BIN)/python bench/run.py
 
 serve: $(VENV)/.installed
@@ -42,7 +45,11 @@ $(VENV)/.installed-test: pyproject.toml | $(BIN)/python
 	@touch $(VENV)/.installed $@
 
 system-deps:
-	@missing=""; for deb in $(TEST_DEBS); do dpkg -s $$deb >/dev/null 2>&1 || missing="$$missing $$deb"; done; \
+	@$(MAKE) --no-print-directory debs DEBS="$(TEST_DEBS)"
+
+# Install the Debian packages in DEBS that are missing (as root, or with sudo).
+debs:
+	@missing=""; for deb in $(DEBS); do dpkg -s $$deb >/dev/null 2>&1 || missing="$$missing $$deb"; done; \
 	if [ -n "$$missing" ]; then \
 	  echo "Installing Debian packages:$$missing"; \
 	  $(APT) update -qq && $(APT) install -y -qq --no-install-recommends $$missing; \
