@@ -1,0 +1,148 @@
+"""Search: what is indexed, and the build stage that publishes the browser's index.
+
+Every published village and notice is one search document with three weighted fields:
+`title` (the notice's title, the village's name), `tags` (village, township, kind, stage,
+year, fund source and item names) and `body` (the notice's text and project details; a
+village's summary, status, plan and work team). Beneficiaries are never indexed, and
+embargoed notices are not in the model at all, so nothing private or unpublished can be
+found. Filters (township, village, kind, year) are exact facets, not words.
+
+Two engines read the same documents through the same analyzer (search_analysis.py):
+
+- the browser: `search_export.py` writes sharded script files under `search/`, and
+  `assets/search.js` ranks them with whoosh's BM25F, so results and their order equal
+  the command line's;
+- `gongshi search`: a whoosh index (search_whoosh.py), updated incrementally by content
+  hash in the build cache. Whoosh's own writer needs 20 to 45 s for 10,000 notices on a
+  2-core machine (bench/bench_search.py), far over the build's budget for search (10 s),
+  so the build never waits for it: the command brings it up to date when it runs.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import dataclass
+
+from .plugins import BuildContext, Plugin
+
+FIELDS = ("title", "tags", "body")
+# Query-time boosts (whoosh multiplies a field's BM25 score by its query's boost).
+BOOSTS = {"title": 3.0, "tags": 1.5, "body": 1.0}
+VILLAGE_KIND = "village"  # the kind facet of village documents, beside the notice kinds
+SEARCH_PAGE = "search.html"
+# Up to this many published notices, the search page's no-JavaScript directory lists every
+# notice under its village; above it, villages only (each village page lists its notices).
+DIRECTORY_NOTICE_LIMIT = 2000
+
+
+@dataclass(frozen=True)
+class SearchDoc:
+    key: str  # "village:<id>" or "notice:<id>", unique
+    url: str  # site path
+    kind: str  # a notice kind, or "village"
+    title: str
+    tags: str
+    body: str
+    snippet: str  # the text results quote around a match: the body, then the funds
+    village: str  # village id (facet)
+    village_name: str
+    township: str  # township slug (facet)
+    township_name: str
+    date: str  # ISO date a notice was posted; "" for a village
+    year: str  # facet; "" for a village
+
+    def field(self, name: str) -> str:
+        return getattr(self, name)
+
+    @property
+    def digest(self) -> str:
+        """The content hash the whoosh index is updated by."""
+        data = [self.key, self.url, self.kind, self.title, self.tags, self.body, self.snippet, self.village, self.village_name,
+                self.township, self.township_name, self.date, self.year]
+        return hashlib.sha256(json.dumps(data, ensure_ascii=False).encode("utf-8")).hexdigest()
+
+
+_MD_LINK = re.compile(r"!?\[([^\]]*)\]\([^)]*\)")
+_MD_MARKS = re.compile(r"^\s{0,3}(?:#{1,6}\s+|>\s?|[-*+]\s+|\d+[.)]\s+)|[*_`~]{1,3}|^\s*\|?[-:| ]{3,}\|?\s*$|\|", re.M)
+
+
+def plain_text(markdown: str | None) -> str:
+    """Markdown as the reader sees it: link texts kept, markup dropped."""
+    if not markdown:
+        return ""
+    text = _MD_LINK.sub(r"\1", markdown)
+    text = _MD_MARKS.sub(" ", text)
+    return "\n".join(line.strip() for line in text.splitlines() if line.strip())
+
+
+def _join(*parts) -> str:
+    return "\n".join(p for p in parts if p)
+
+
+def documents(site, t) -> list[SearchDoc]:
+    """Every published village and notice. The list's order is the rank among equal scores
+    (and the browser's document numbers): by township and village, each village before its
+    notices, notices newest first."""
+    docs = []
+    for township in site.townships:
+        for village_page in sorted(township.villages, key=lambda v: v.id):
+            village = village_page.village
+            plan = village.plan
+            body = _join(
+                plain_text(village.summary), village.status,
+                plan.title if plan else "", *(c.title for c in (plan.commitments if plan else ())),
+                *(_join(m.name, m.role, m.unit) for m in village.team),
+            )
+            docs.append(SearchDoc(
+                key=f"village:{village.id}", url=village_page.url, kind=VILLAGE_KIND, title=village.name,
+                tags=_join(township.name, t("search.kind_village"), village.status), body=body, snippet=body,
+                village=village.id, village_name=village.name, township=township.slug, township_name=township.name,
+                date="", year="",
+            ))
+            for page in sorted(village_page.notices, key=lambda n: (-n.notice.posted.toordinal(), n.id)):
+                docs.append(notice_document(page, village_page, township, t))
+    return docs
+
+
+def notice_document(page, village_page, township, t) -> SearchDoc:
+    notice = page.notice
+    funds = notice.funds
+    funds_text = _join(funds.source, *(item.name for item in funds.items)) if funds else ""
+    project = notice.project
+    project_text = _join(*(getattr(project, name) for name in project.__dataclass_fields__)) if project else ""
+    body = _join(plain_text(notice.body), project_text, notice.published_by)
+    year = str(notice.posted.year)
+    tags = _join(village_page.village.name, township.name, t(f"kind.{notice.kind}"),
+                 t(f"stage.{notice.stage}") if notice.stage else "", year, funds_text)
+    return SearchDoc(
+        key=f"notice:{notice.id}", url=page.url, kind=notice.kind, title=notice.title, tags=tags, body=body,
+        snippet=_join(body, funds_text), village=village_page.village.id, village_name=village_page.village.name,
+        township=township.slug, township_name=township.name, date=notice.posted.isoformat(), year=year,
+    )
+
+
+def kind_labels(t) -> list[tuple[str, str]]:
+    from .config import NOTICE_KINDS
+
+    return [(VILLAGE_KIND, t("search.kind_village"))] + [(kind, t(f"kind.{kind}")) for kind in NOTICE_KINDS]
+
+
+class SearchPlugin(Plugin):
+    """Writes search.html and the browser's sharded index under search/."""
+
+    name = "search"
+
+    def on_write(self, site, context: BuildContext, output, advance) -> None:
+        from .search_export import export
+
+        t = context.renderer.t
+        docs = documents(site, t)
+        files, summary = export(docs, kind_labels(t), site)
+        for site_path in sorted(files):
+            output.write_text(site_path, files[site_path], "search index")
+        advance(len(docs))
+        html = context.renderer.render(
+            "search.html", SEARCH_PAGE, search=summary, directory_notices=len(site.notices) <= DIRECTORY_NOTICE_LIMIT,
+        )
+        output.write_text(SEARCH_PAGE, html, "search page")
