@@ -150,15 +150,23 @@ class Corpus:
     def place_names(self, count: int, suffixes, used: set) -> list[str]:
         names = []
         rng = self.rng
+        repeats = 0
         while len(names) < count:
             if rng.random() < 0.35:
                 first = rng.choice(SURNAMES) + rng.choice("家庄营")
             else:
                 first = rng.choice(PLACE_FIRST) + rng.choice(PLACE_SECOND)
+            if repeats > 200:
+                # The vocabulary is running out (a county of thousands of villages): number
+                # them as real ones are (东河一村, 东河二村). Smaller counties never get here.
+                first += rng.choice("一二三四五六七八九")
             name = first + rng.choice(suffixes)
-            if name not in used:
-                used.add(name)
-                names.append(name)
+            if name in used:
+                repeats += 1
+                continue
+            repeats = 0
+            used.add(name)
+            names.append(name)
         return names
 
     def person(self, given=GIVEN) -> str:

@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .content import PROJECT_FIELDS, load_content
-from .errors import BuildError
 from .i18n import Translator, cli_language
 from .media_stage import cache_dir, publish_media
 from .output import Output, digest

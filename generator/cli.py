@@ -9,17 +9,18 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import sys
-import traceback
 from pathlib import Path
 
 from . import __version__
 from .commands import build as build_cmd
 from .commands import check as check_cmd
 from .commands import serve as serve_cmd
-from .errors import ContentError, GongshiError
+from .commands import search as search_cmd
+from .commands import hook as hook_cmd
+from .errors import failure_lines
 from .i18n import Translator, cli_language
 
-COMMANDS = {"build": build_cmd, "serve": serve_cmd, "check": check_cmd}
+COMMANDS = {"build": build_cmd, "serve": serve_cmd, "check": check_cmd, "search": search_cmd, "hook": hook_cmd}
 
 
 def iso_date(text: str) -> dt.date:
@@ -52,23 +53,9 @@ def main(argv: list[str] | None = None) -> int:
     t = Translator(cli_language())
     try:
         return COMMANDS[args.command].run(args, t)
-    except ContentError as exc:
-        print(t("cli.content_problems", count=len(exc.problems)), file=sys.stderr)
-        for problem in exc.problems:
-            print(problem, file=sys.stderr)
-        return 1
-    except GongshiError as exc:
-        print(t("cli.build_failed"), file=sys.stderr)
-        print(exc, file=sys.stderr)
-        if args.debug:
-            traceback.print_exc()
-        return 1
     except KeyboardInterrupt:
         return 130
-    except Exception:
-        if args.debug:
-            raise
-        print(t("cli.build_failed"), file=sys.stderr)
-        print(traceback.format_exc(limit=1).strip().splitlines()[-1], file=sys.stderr)
-        print(t("cli.debug_hint"), file=sys.stderr)
+    except Exception as exc:
+        for line in failure_lines(exc, t, debug=args.debug):
+            print(line, file=sys.stderr)
         return 1

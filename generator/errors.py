@@ -6,6 +6,7 @@ stops. Tracebacks are for developers and only appear with `--debug`.
 """
 from __future__ import annotations
 
+import traceback
 from dataclasses import dataclass
 
 
@@ -38,3 +39,15 @@ class ContentError(GongshiError):
 
 class BuildError(GongshiError):
     """The build itself failed (a theme error, an output collision, a leak in the output)."""
+
+
+def failure_lines(exc: BaseException, t, debug: bool = False) -> list[str]:
+    """What the CLI (and the dev server's page) prints for a failed build, line by line."""
+    if isinstance(exc, ContentError):
+        return [t("cli.content_problems", count=len(exc.problems))] + [str(p) for p in exc.problems]
+    if isinstance(exc, GongshiError):
+        lines = [t("cli.build_failed"), str(exc)]
+        return lines + (traceback.format_exc().rstrip().splitlines() if debug else [])
+    if debug:
+        return [t("cli.build_failed")] + traceback.format_exc().rstrip().splitlines()
+    return [t("cli.build_failed"), traceback.format_exc(limit=1).strip().splitlines()[-1], t("cli.debug_hint")]

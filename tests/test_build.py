@@ -4,14 +4,14 @@ from __future__ import annotations
 import datetime as dt
 import re
 from html.parser import HTMLParser
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
 
 from conftest import make_site, run_cli, tree_bytes
 from generator.build import build
-from generator.errors import BuildError, ContentError
+from generator.errors import ContentError
 
 TODAY = dt.date(2024, 4, 5)
 

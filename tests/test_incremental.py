@@ -12,7 +12,6 @@ import pytest
 
 from conftest import REPO, tree_bytes
 from generator.build import build
-from generator.progress import Progress
 
 sys.path.insert(0, str(REPO / "bench"))
 from corpus import generate  # noqa: E402

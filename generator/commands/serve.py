@@ -8,10 +8,10 @@ def add_arguments(parser) -> None:
     from ..cli import add_site_arguments
 
     add_site_arguments(parser)
-    parser.add_argument("--port", type=int, default=8000, help="port to listen on (default: 8000)")
+    parser.add_argument("--port", type=int, default=8000, help="port to listen on (default: 8000; 0 picks a free one and prints it)")
 
 
 def run(args, t) -> int:
     from ..serve import serve
 
-    return serve(args.root, args.out, args.today, args.port, t)
+    return serve(args.root, args.out, args.today, args.port, t, debug=args.debug)
