@@ -26,7 +26,7 @@ from markupsafe import Markup
 from .fingerprint import short_fingerprint
 from .i18n import Translator
 from .output import digest
-from .parallel import MIN_JOBS, run_parallel
+from .parallel import run_parallel
 from .plugins import Plugin
 from .qr import QUIET_ZONE, QrCache
 from .site import NoticePage
@@ -152,15 +152,11 @@ class QrPlugin(Plugin):
     def on_site(self, site, context) -> None:
         self.cache = QrCache(context.cache_dir)
         codes = QrCodes(site, context.config, Translator(context.config.language), self.cache)
-        # Encode everything now, so this stage's time is the QR cost and rendering only looks up.
-        # Codes not in the disk cache are encoded on every core first (each worker writes its
-        # codes to the cache), then read here.
-        payloads = list(codes.payloads())
-        missing = [p for p in payloads if not self.cache.on_disk(p)]
-        if len(missing) >= MIN_JOBS:
-            run_parallel([lambda payload=payload: self.cache.matrix(payload) for payload in missing])
-        for payload in payloads:
-            self.cache.matrix(payload)
+        # Encode every new code now, so this stage's time is the QR cost; a large batch is
+        # encoded on every core (each worker writes its codes to the disk cache). Codes
+        # already cached are read only by pages that are rendered again, not by reused ones.
+        missing = [p for p in codes.payloads() if not self.cache.on_disk(p)]
+        run_parallel([lambda payload=payload: self.cache.matrix(payload) for payload in missing])
         context.globals["qr"] = codes
 
     def on_write(self, site, context, output, advance) -> None:
