@@ -564,25 +564,23 @@ def load_content(root: Path, cache_dir: Path | None = None) -> Content:
             cache.put(key, entry)
         return record_id, entry
 
-    villages: dict[str, Village] = {}
-    for file in village_files:
-        village_id, entry = read(file, "villages")
-        if entry is not None and village_id:
-            if village_id in villages:
-                problems.append(Problem(file.relpath, 1, 1, "", f"duplicate village id '{village_id}' (also {villages[village_id].source})"))
+    def collect(files: list[_File], kind: str, noun: str) -> dict:
+        """{id: (record, masked, village loc)} of the files read without problems, ids unique."""
+        entries: dict = {}
+        for file in files:
+            record_id, entry = read(file, kind)
+            if entry is None or not record_id:
+                continue
+            if record_id in entries:
+                problems.append(Problem(file.relpath, 1, 1, "", f"duplicate {noun} id '{record_id}' (also {entries[record_id][0].source})"))
             else:
-                villages[village_id] = entry[0]
+                entries[record_id] = entry
+        return entries
 
-    notices: dict[str, Notice] = {}
-    village_locs: dict[str, Loc | None] = {}
-    for file in notice_files:
-        notice_id, entry = read(file, "notices")
-        if entry is not None and notice_id:
-            if notice_id in notices:
-                problems.append(Problem(file.relpath, 1, 1, "", f"duplicate notice id '{notice_id}' (also {notices[notice_id].source})"))
-            else:
-                notices[notice_id] = entry[0]
-                village_locs[notice_id] = entry[2]
+    villages: dict[str, Village] = {i: entry[0] for i, entry in collect(village_files, "villages", "village").items()}
+    notice_entries = collect(notice_files, "notices", "notice")
+    notices: dict[str, Notice] = {i: entry[0] for i, entry in notice_entries.items()}
+    village_locs: dict[str, Loc | None] = {i: entry[2] for i, entry in notice_entries.items()}
 
     problems += _cross_checks(villages, notices, village_locs)
     if problems or config is None:
