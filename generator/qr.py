@@ -30,6 +30,7 @@ from typing import Sequence
 
 import qrcode
 import qrcode.constants
+import zxingcpp
 from qrcode.exceptions import DataOverflowError
 
 __all__ = [
@@ -50,11 +51,17 @@ ERROR_CORRECTION = "M"
 _EC = qrcode.constants.ERROR_CORRECT_M
 
 #: Bump when the cached file layout or the encoding parameters change.
-_FORMAT = "2"
-try:
-    _QRCODE_VERSION = metadata.version("qrcode")
-except metadata.PackageNotFoundError:  # pragma: no cover - vendored or odd installs
-    _QRCODE_VERSION = getattr(qrcode, "__version__", "unknown")
+_FORMAT = "3"
+
+
+def _version(package: str) -> str:
+    try:
+        return metadata.version(package)
+    except metadata.PackageNotFoundError:  # pragma: no cover - vendored or odd installs
+        return "unknown"
+
+
+_ENCODERS = f"zxing-cpp {_version('zxing-cpp')}, qrcode {_version('qrcode')}"
 
 Matrix = list[list[bool]]
 
@@ -62,17 +69,43 @@ Matrix = list[list[bool]]
 # --------------------------------------------------------------------------- encoding
 
 
-def _encode_core(payload: str) -> Matrix:
-    """The symbol's modules without the quiet zone (True = dark). The slow part."""
+def _too_long(payload: str) -> ValueError:
+    return ValueError(f"payload of {len(payload.encode('utf-8'))} bytes does not fit in a QR code at level M")
+
+
+def _encode_ascii(payload: str) -> Matrix:
+    """zxing-cpp's C++ encoder: smallest version, best of the 8 masks, about 15x faster than qrcode."""
+    try:
+        code = zxingcpp.create_barcode(payload, zxingcpp.BarcodeFormat.QRCode, ec_level=ERROR_CORRECTION)
+    except ValueError as exc:
+        raise _too_long(payload) from exc
+    image = memoryview(code.to_image(scale=1, add_quiet_zones=False))
+    n = image.shape[0]
+    pixels = image.tobytes()
+    return [[pixels[i] < 128 for i in range(y * n, y * n + n)] for y in range(n)]
+
+
+def _encode_text(payload: str) -> Matrix:
+    """qrcode: UTF-8 bytes in byte mode without an ECI header, the form Chinese phone scanners expect."""
     code = qrcode.QRCode(version=None, error_correction=_EC, box_size=1, border=0)
-    code.add_data(payload)  # UTF-8 bytes in byte mode for non-ASCII text
+    code.add_data(payload)
     try:
         code.make(fit=True)  # smallest version that fits; best of the 8 masks
     except (DataOverflowError, ValueError) as exc:
-        raise ValueError(
-            f"payload of {len(payload.encode('utf-8'))} bytes does not fit in a QR code at level M"
-        ) from exc
+        raise _too_long(payload) from exc
     return [[bool(m) for m in row] for row in code.get_matrix()]
+
+
+def _encode_core(payload: str) -> Matrix:
+    """The symbol's modules without the quiet zone (True = dark). The slow part.
+
+    Page addresses (ASCII, nearly every code of a site) go through zxing-cpp; text with
+    other characters (vCards with Chinese names) through qrcode, because zxing-cpp would put
+    Chinese characters that Shift JIS also has into Kanji-mode segments, or add an ECI
+    header, which some phone scanners read badly. tests/test_qr.py checks that both give the
+    same symbol as the other library for ASCII payloads, and decodes them.
+    """
+    return _encode_ascii(payload) if payload.isascii() else _encode_text(payload)
 
 
 def _with_quiet_zone(core: Matrix) -> Matrix:
@@ -109,63 +142,71 @@ def path_from_matrix(matrix: Sequence[Sequence[bool]]) -> str:
     """
     rows = len(matrix)
     cols = len(matrix[0]) if rows else 0
-
-    def dark(x: int, y: int) -> bool:
-        return 0 <= y < rows and 0 <= x < cols and bool(matrix[y][x])
-
-    # Outgoing edges per vertex (x, y), as unit directions; vertices are module corners.
-    out: dict[tuple[int, int], list[tuple[int, int]]] = {}
+    # Vertices (module corners) are numbered y * w + x; an edge leaving a vertex is one bit of
+    # out[vertex]. A step in direction d moves the pen by step[d]; turning right maps d to
+    # right[d]. Flat integers and a bytearray keep this fast (a code takes about a millisecond).
+    w = cols + 1
+    R, D, L, U = 1, 2, 4, 8
+    step = {R: 1, D: w, L: -1, U: -w}
+    right = {R: D, D: L, L: U, U: R}
+    left = {R: U, U: L, L: D, D: R}
+    letter = {R: "h", L: "h", D: "v", U: "v"}
+    sign = {R: 1, D: 1, L: -1, U: -1}
+    out = bytearray((rows + 1) * w)
+    blank = [False] * cols
+    above = blank
     for y in range(rows):
+        row = [bool(m) for m in matrix[y]]
+        below = [bool(m) for m in matrix[y + 1]] if y + 1 < rows else blank
+        top = y * w
         for x in range(cols):
-            if not matrix[y][x]:
+            if not row[x]:
                 continue
-            if not dark(x, y - 1):
-                out.setdefault((x, y), []).append((1, 0))
-            if not dark(x + 1, y):
-                out.setdefault((x + 1, y), []).append((0, 1))
-            if not dark(x, y + 1):
-                out.setdefault((x + 1, y + 1), []).append((-1, 0))
-            if not dark(x - 1, y):
-                out.setdefault((x, y + 1), []).append((0, -1))
+            v = top + x
+            if not above[x]:
+                out[v] |= R
+            if x + 1 == cols or not row[x + 1]:
+                out[v + 1] |= D
+            if not below[x]:
+                out[v + w + 1] |= L
+            if x == 0 or not row[x - 1]:
+                out[v + w] |= U
+        above = row
 
     parts: list[str] = []
     pen: tuple[int, int] | None = None  # start of the last subpath (where "z" leaves the pen)
-    for y in range(rows + 1):
-        for x in range(cols + 1):
-            while (1, 0) in out.get((x, y), ()):
-                # Row-major order finds each loop at a corner whose next edge runs right and
-                # whose previous edge is vertical (at a corner-touch vertex both incoming
-                # edges are vertical), so the loop is h, v, h, …, v and the last v is implied.
-                if pen is None:
-                    move = f"M{_num_pair(x, y)}"
-                else:
-                    absolute = f"M{_num_pair(x, y)}"
-                    relative = f"m{_num_pair(x - pen[0], y - pen[1])}"
-                    move = relative if len(relative) <= len(absolute) else absolute
-                pen = (x, y)
-                runs: list[tuple[tuple[int, int], int]] = []
-                vx, vy = x, y
-                d = (1, 0)
-                while True:
-                    out[(vx, vy)].remove(d)
-                    if runs and runs[-1][0] == d:
-                        runs[-1] = (d, runs[-1][1] + 1)
-                    else:
-                        runs.append((d, 1))
-                    vx, vy = vx + d[0], vy + d[1]
-                    if (vx, vy) == (x, y):
-                        break
-                    choices = out[(vx, vy)]
-                    if len(choices) == 1:
-                        d = choices[0]
-                    else:  # prefer a right turn, then straight on, then a left turn
-                        right, left = (-d[1], d[0]), (d[1], -d[0])
-                        d = next(c for c in (right, d, left) if c in choices)
-                cmds = [move]
-                for (dx, dy), length in runs[:-1]:
-                    cmds.append(f"h{dx * length}" if dy == 0 else f"v{dy * length}")
-                cmds.append("z")
-                parts.append("".join(cmds))
+    for start in range(len(out)):
+        if not out[start] & R:
+            continue
+        # Row-major order finds each loop at a corner whose next edge runs right and whose
+        # previous edge is vertical (at a corner-touch vertex both incoming edges are
+        # vertical), so the loop is h, v, h, …, v and the last v is implied.
+        y, x = divmod(start, w)
+        if pen is None:
+            move = f"M{_num_pair(x, y)}"
+        else:
+            absolute = f"M{_num_pair(x, y)}"
+            relative = f"m{_num_pair(x - pen[0], y - pen[1])}"
+            move = relative if len(relative) <= len(absolute) else absolute
+        pen = (x, y)
+        cmds = [move]
+        v, d, run = start, R, 0
+        while True:
+            out[v] &= ~d
+            run += 1
+            v += step[d]
+            if v == start:
+                break
+            choices = out[v]
+            if choices & d and not choices & right[d]:
+                continue  # straight on
+            turn = right[d] if choices & right[d] else (d if choices & d else left[d])
+            if turn != d:
+                cmds.append(f"{letter[d]}{sign[d] * run}")
+                d, run = turn, 0
+        # The last run (vertical, back up to the start) is left to "z".
+        cmds.append("z")
+        parts.append("".join(cmds))
     return "".join(parts)
 
 
@@ -265,18 +306,20 @@ class QrCache:
     def __init__(self, cache_dir: Path | None):
         self.dir = Path(cache_dir) / "qr" if cache_dir is not None else None
         self.stats = QrStats()
-        self._memory: dict[str, tuple[Matrix, int, str]] = {}  # key -> (matrix, n, path data)
+        # key -> (n, path data, rows): a large site holds thousands, so rows are kept as one
+        # string each ('#' dark), not as lists of booleans (about 20 times the memory).
+        self._memory: dict[str, tuple[int, str, tuple[str, ...]]] = {}
         self._lock = threading.Lock()
 
     @staticmethod
     def key(payload: str) -> str:
-        material = f"gongshi-qr\0{_FORMAT}\0qrcode {_QRCODE_VERSION}\0{ERROR_CORRECTION}\0{QUIET_ZONE}\0{payload}"
+        material = f"gongshi-qr\0{_FORMAT}\0{_ENCODERS}\0{ERROR_CORRECTION}\0{QUIET_ZONE}\0{payload}"
         return hashlib.sha256(material.encode("utf-8")).hexdigest()
 
     def _file(self, key: str) -> Path | None:
         return self.dir / key[:2] / f"{key}.txt" if self.dir is not None else None
 
-    def _entry(self, payload: str) -> tuple[Matrix, int, str]:
+    def _entry(self, payload: str) -> tuple[int, str, tuple[str, ...]]:
         key = self.key(payload)
         with self._lock:
             entry = self._memory.get(key)
@@ -285,18 +328,17 @@ class QrCache:
                 return entry
         stored = self._read(key)
         if stored is not None:
-            core, path = stored
-            matrix = _with_quiet_zone(core)
+            rows, path = stored
             with self._lock:
                 self.stats.disk_hits += 1
         else:
             core = _encode_core(payload)
-            matrix = _with_quiet_zone(core)
-            path = path_from_matrix(matrix)
+            path = path_from_matrix(_with_quiet_zone(core))
+            rows = tuple("".join("#" if m else "." for m in row) for row in core)
             with self._lock:
                 self.stats.misses += 1
-            self._write(key, core, path)
-        entry = (matrix, len(matrix), path)
+            self._write(key, rows, path)
+        entry = (len(rows) + 2 * QUIET_ZONE, path, rows)
         with self._lock:
             self._memory[key] = entry
         return entry
@@ -311,24 +353,24 @@ class QrCache:
 
     def matrix(self, payload: str) -> Matrix:
         """Modules with the quiet zone (True = dark), as `qr_matrix` gives them. Do not mutate."""
-        return self._entry(payload)[0]
+        return _with_quiet_zone([[c == "#" for c in row] for row in self._entry(payload)[2]])
 
     def svg(self, payload: str, label: str, *, module_px: int | None = None, size: str | None = None) -> str:
         """Same output as `qr_svg(payload, label=label, ...)`, encoding each payload once."""
-        _, n, path = self._entry(payload)
+        n, path, _ = self._entry(payload)
         return _svg(n, path, label, module_px, size)
 
     def png(self, payload: str, scale: int = 8) -> bytes:
         """Same output as `qr_png(payload, scale)`, from the cached matrix."""
-        return _png(self._entry(payload)[0], scale)
+        return _png(self.matrix(payload), scale)
 
     # -- files
 
     @staticmethod
-    def _checksum(path: str, rows: list[str]) -> str:
+    def _checksum(path: str, rows: Sequence[str]) -> str:
         return hashlib.sha256("\n".join([path, *rows]).encode("ascii")).hexdigest()[:16]
 
-    def _read(self, key: str) -> tuple[Matrix, str] | None:
+    def _read(self, key: str) -> tuple[tuple[str, ...], str] | None:
         file = self._file(key)
         if file is None:
             return None
@@ -357,13 +399,12 @@ class QrCache:
             with self._lock:
                 self.stats.disk_errors += 1
             return None
-        return [[c == "#" for c in row] for row in rows], path
+        return tuple(rows), path
 
-    def _write(self, key: str, core: Matrix, path_data: str) -> None:
+    def _write(self, key: str, rows: tuple[str, ...], path_data: str) -> None:
         path = self._file(key)
         if path is None:
             return
-        rows = ["".join("#" if m else "." for m in row) for row in core]
         checksum = self._checksum(path_data, rows)
         text = f"gongshi-qr/{_FORMAT} {len(rows)} {checksum}\n{path_data}\n" + "\n".join(rows) + "\n"
         tmp = None

@@ -360,3 +360,48 @@ def test_unwritable_cache_costs_speed_not_the_build(tmp_path):
     cache = QrCache(blocker)
     assert cache.svg(SHORT_URL, "x") == qr_svg(SHORT_URL, label="x")
     assert cache.stats.misses == 1 and cache.stats.disk_errors >= 1
+
+
+# --------------------------------------------------------------------------- two encoders
+
+ASCII_PAYLOADS = [
+    LONG_URL,
+    SHORT_URL,
+    "https://gongshi.example.gov.cn/portal/notices/2024-lijiagou-shengchan-jiangbu-0042.html",
+    "https://gongshi.example.gov.cn/portal/villages/wangjiaying.html?from=board",
+    "HTTPS://GS.EXAMPLE.CN/Q/7",  # alphanumeric mode
+    "https://gs.example.cn/" + "1234567890" * 6,  # a long run of digits
+    "https://gongshi.example.gov.cn/" + "x" * 200,  # a large version
+]
+
+
+def _qrcode_symbol(payload: str, version: int | None, mask: int | None):
+    import qrcode
+    import qrcode.constants
+
+    code = qrcode.QRCode(version=version, error_correction=qrcode.constants.ERROR_CORRECT_M, box_size=1, border=0, mask_pattern=mask)
+    code.add_data(payload)
+    code.make(fit=version is None)
+    return code.version, [[bool(m) for m in row] for row in code.get_matrix()]
+
+
+@pytest.mark.parametrize("payload", ASCII_PAYLOADS)
+def test_page_addresses_get_the_symbol_an_independent_encoder_makes(payload):
+    """Page addresses are encoded by zxing-cpp: the symbol must be the one the qrcode library
+    makes for the same data at the same version with the same mask, at the smallest version
+    qrcode finds, and must decode back to the address."""
+    core = qrmod._encode_core(payload)
+    version = (len(core) - 17) // 4
+    best_version, _ = _qrcode_symbol(payload, None, None)
+    assert version <= best_version
+    same = [mask for mask in range(8) if _qrcode_symbol(payload, version, mask)[1] == core]
+    assert len(same) == 1, "zxing-cpp's symbol is not a standard encoding of the payload at any mask"
+    assert decode(Image.open(io.BytesIO(qr_png(payload, scale=4)))).text == payload
+
+
+def test_text_with_chinese_is_utf8_bytes_without_eci():
+    """vCards carry Chinese names: one byte-mode segment of UTF-8, no ECI header, no Kanji mode."""
+    for payload in (VCARD, "BEGIN:VCARD\r\nFN:村委会\r\nEND:VCARD\r\n"):
+        found = decode(Image.open(io.BytesIO(qr_png(payload, scale=4))))
+        assert found.bytes == payload.encode("utf-8")
+        assert found.symbology_identifier == "]Q1"  # ]Q2 would mean an ECI header
