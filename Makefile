@@ -13,7 +13,7 @@ TEST_DEBS := chromium fonts-noto-cjk poppler-utils
 # The benchmark builds the same pages with Hugo, side by side.
 BENCH_DEBS := hugo
 
-.PHONY: build test bench serve clean install system-deps debs
+.PHONY: build test bench screenshots serve clean install system-deps debs
 
 build: $(VENV)/.installed
 	$(BIN)/gongshi build $(if $(TODAY),--today $(TODAY))
@@ -24,6 +24,10 @@ test: $(VENV)/.installed-test system-deps
 bench: $(VENV)/.installed-test system-deps
 	@$(MAKE) --no-print-directory debs DEBS="$(BENCH_DEBS)"
 	$(BIN)/python bench/run.py
+
+# The README's phone-width pictures (docs/screenshots/*.png), from the demo build in Chromium.
+screenshots: $(VENV)/.installed-test system-deps
+	$(BIN)/python scripts/screenshots.py
 
 serve: $(VENV)/.installed
 	$(BIN)/gongshi serve

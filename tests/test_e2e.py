@@ -1,4 +1,8 @@
-"""End to end in Chromium at a phone viewport: the built demo, served on 127.0.0.1."""
+"""End to end in Chromium at a phone viewport: the built demo, served on 127.0.0.1.
+
+The walk home -> township -> village -> notice -> poster -> search (JavaScript on and off, at /,
+under a sub-path and from disk) is in test_e2e_journey.py.
+"""
 from __future__ import annotations
 
 from urllib.parse import urljoin
@@ -12,32 +16,6 @@ from browser import chromium, phone_page, serve_folder
 def browser():
     with chromium() as b:
         yield b
-
-
-def test_walk_home_township_village_notice(demo_build, browser):
-    with serve_folder(demo_build) as base:
-        page = phone_page(browser)
-        page.goto(base + "index.html")
-        assert page.locator("h1").first.inner_text()
-        township = page.locator("main a[href^='townships/']:visible").first
-        township_name = township.inner_text()
-        township.click()
-        page.wait_for_load_state()
-        assert page.locator("h1").inner_text() == township_name
-        village = page.locator("main a[href^='../villages/']:visible").first
-        village_name = village.inner_text()
-        village.click()
-        page.wait_for_load_state()
-        assert page.locator("h1").inner_text() == village_name
-        notice = page.locator("main a[href^='../notices/']:visible").first
-        notice_title = notice.inner_text()
-        notice.click()
-        page.wait_for_load_state()
-        assert page.locator("h1").inner_text() == notice_title
-        assert village_name in page.locator("nav.crumbs").inner_text()
-        # Nothing on a phone screen is wider than the screen.
-        assert page.evaluate("document.documentElement.scrollWidth") <= 360
-        assert page.problems == []
 
 
 def test_every_page_is_reachable_from_home_without_broken_links(demo_build, browser):

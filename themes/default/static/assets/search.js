@@ -439,9 +439,12 @@
       var village = params.get("village");
       (village ? wantVillages(village) : Promise.resolve()).then(function () { search(true); });
     }).catch(function () {
-      // Without the index, the plain directory is the way to every page.
-      status.textContent = t("error", {});
+      // Without the index, the plain directory is the way to every page (JavaScript is on,
+      // so its "JavaScript is off" line would be wrong: the status says what went wrong).
+      status.textContent = t("error_directory", {});
       app.setAttribute("data-state", "error");
+      var noScript = document.getElementById("search-no-js");
+      if (noScript) noScript.hidden = true;
       if (directory) directory.hidden = false;
     });
   }
