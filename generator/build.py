@@ -12,6 +12,7 @@ from pathlib import Path
 
 from .content import PROJECT_FIELDS, load_content
 from .i18n import Translator, cli_language
+from .inputs import inputs_digest, manifest_path, tool_digest, up_to_date
 from .media_stage import cache_dir, publish_media
 from .output import Output, digest
 from .plugins import BuildContext, Plugin, default_plugins
@@ -30,7 +31,8 @@ class BuildResult:
 
 
 def build(root: Path, out_dir: Path | None = None, today: dt.date | None = None, progress: Progress | None = None,
-          plugins: list[Plugin] | None = None) -> BuildResult:
+          plugins: list[Plugin] | None = None, inputs: str | None = None) -> BuildResult:
+    """Build the site of `root` into `out_dir`; `inputs` is `inputs_digest(...)` when the caller has it."""
     root = Path(root).resolve()
     out_dir = Path(out_dir).resolve() if out_dir else root / "build"
     today = today or dt.date.today()
@@ -38,7 +40,7 @@ def build(root: Path, out_dir: Path | None = None, today: dt.date | None = None,
     cache = cache_dir(root)
 
     # Nothing changed since the last build into this folder: the site is already right.
-    inputs = inputs_digest(root, out_dir, today)
+    inputs = inputs or inputs_digest(root, out_dir, today)
     if up_to_date(manifest_path(cache, out_dir), out_dir, inputs):
         progress.say(progress.t("progress.up_to_date", out=str(out_dir)))
         return BuildResult(out_dir=out_dir, pages=0, files=0, site=None, timings=[])
@@ -141,48 +143,6 @@ def run_leak_gate(content, output: Output) -> str:
 
 
 # -- incremental builds: what each page is made from ------------------------------------------
-
-def manifest_path(cache: Path, out_dir: Path) -> Path:
-    """One manifest per output folder, in the cache (never published with the site)."""
-    return cache / "builds" / (digest(str(out_dir))[:16] + ".json")
-
-
-def inputs_digest(root: Path, out_dir: Path, today: dt.date) -> str:
-    """Every input of a build, by content: files of the site root, themes, the tool, the date, git."""
-    from .history import repository_state
-    from .render import BUILTIN_THEMES
-
-    parts = [tool_digest(), today.isoformat(), str(out_dir)]
-    for folder in (root / "content", root / "themes", *BUILTIN_THEMES):
-        if folder.is_dir():
-            for path in sorted(p for p in folder.rglob("*") if p.is_file()):
-                parts.append(f"{path.as_posix()}\0{digest(path.read_bytes())}")
-    config = root / "site_config.yaml"
-    parts.append(digest(config.read_bytes()) if config.is_file() else "-")
-    state = repository_state(root)  # a new commit can change the pages' history
-    parts.append(repr(state))
-    return digest(*parts)
-
-
-def up_to_date(manifest_file: Path, out_dir: Path, inputs: str) -> bool:
-    import json
-
-    try:
-        manifest = json.loads(manifest_file.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return False
-    if manifest.get("inputs") != inputs:
-        return False
-    # The published folder must still hold what that build wrote (nobody deleted it).
-    return all((out_dir / path).is_file() for path in manifest.get("files", []))
-
-
-def tool_digest() -> str:
-    """The tool's own code and catalogs: a new version of Gongshi rebuilds everything."""
-    package = Path(__file__).parent
-    files = sorted(p for p in package.rglob("*") if p.is_file() and p.suffix in (".py", ".yaml"))
-    return digest(*(f"{p.relative_to(package).as_posix()}\0{digest(p.read_bytes())}" for p in files))
-
 
 def base_key(root: Path, renderer: Renderer, today: dt.date, plugins) -> str:
     """What every page depends on: the tool, the theme, the config, the date, the features."""

@@ -18,18 +18,12 @@ import tempfile
 from pathlib import Path
 
 from .errors import BuildError
+from .inputs import digest  # noqa: F401 - one hash for the whole tool; pages import it from here
 
-MANIFEST_VERSION = 1
-
-
-def digest(*parts: object) -> str:
-    """A stable hash of strings (or anything with a stable `str`)."""
-    h = hashlib.sha256()
-    for part in parts:
-        data = part if isinstance(part, bytes) else str(part).encode("utf-8")
-        h.update(len(data).to_bytes(8, "little"))
-        h.update(data)
-    return h.hexdigest()
+MANIFEST_VERSION = 2
+# An old site of this many files is removed by a detached process after the swap, so that a
+# rebuild of a large site does not wait for tens of thousands of unlinks.
+BACKGROUND_REMOVAL_FILES = 5000
 
 
 class Output:
@@ -43,6 +37,7 @@ class Output:
         self.reused: set[str] = set()  # paths linked from the previous build (already checked)
         self.manifest_path = manifest_path
         self.previous = self._read_manifest()
+        self.sums: dict[str, str] = {}  # site path -> sha256 of the bytes, for files written without a key
         self._dirs: set[Path] = set()
 
     # -- the previous build --------------------------------------------------------------
@@ -77,6 +72,15 @@ class Output:
         self.reused.add(site_path)
         return True
 
+    def _link_previous(self, site_path: str, target: Path) -> bool:
+        old = self.out_dir / site_path
+        try:
+            os.link(old, target)
+        except OSError:
+            return False
+        self.reused.add(site_path)
+        return True
+
     # -- writing -------------------------------------------------------------------------
     def path(self, site_path: str, made_from: str) -> Path:
         """The file to write for `site_path`; refuses a second page at the same path."""
@@ -95,9 +99,19 @@ class Output:
         self.write_bytes(site_path, text.encode("utf-8"), made_from, key)
 
     def write_bytes(self, site_path: str, data: bytes, made_from: str, key: str | None = None) -> None:
-        self.path(site_path, made_from).write_bytes(data)
+        target = self.path(site_path, made_from)
         if key is not None:
             self.keys[site_path] = key
+            target.write_bytes(data)
+            return
+        # A file made without a key (the search index, site-wide lists) whose bytes equal the
+        # previous build's is linked, not written: it counts as reused, so the leak gate,
+        # which passed those very bytes under the same rules, need not read it again.
+        checksum = hashlib.sha256(data).hexdigest()
+        self.sums[site_path] = checksum
+        if self.previous.get("sums", {}).get(site_path) == checksum and self._link_previous(site_path, target):
+            return
+        target.write_bytes(data)
 
     def write_many(self, jobs, advance=None) -> None:
         """Make many files at once: `jobs` are (site_path, made_from, key, make) with `make()`
@@ -128,14 +142,39 @@ class Output:
             os.replace(self.out_dir, old / "site")
         os.replace(self.tmp, self.out_dir)
         if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
+            _remove(old, background=len(self.previous.get("files", ())) >= BACKGROUND_REMOVAL_FILES)
         if self.manifest_path is not None:
             self.manifest_path.parent.mkdir(parents=True, exist_ok=True)
             manifest = {"version": MANIFEST_VERSION, "out_dir": str(self.out_dir), "inputs": inputs, "gate": gate,
-                        "files": sorted(self.written), "keys": dict(sorted(self.keys.items()))}
+                        "files": sorted(self.written), "keys": dict(sorted(self.keys.items())),
+                        "sums": dict(sorted(self.sums.items()))}
             tmp = self.manifest_path.with_suffix(".tmp")
             tmp.write_text(json.dumps(manifest, ensure_ascii=False), encoding="utf-8")
             os.replace(tmp, self.manifest_path)
 
     def discard(self) -> None:
         shutil.rmtree(self.tmp, ignore_errors=True)
+
+
+def _remove(folder: Path, background: bool) -> None:
+    """Delete `folder` (the replaced site), now or in a grandchild process that nobody waits for."""
+    if background and hasattr(os, "fork"):
+        try:
+            child = os.fork()
+        except OSError:
+            child = None
+        if child == 0:  # the child: start the remover and leave at once
+            try:
+                if os.fork() == 0:
+                    os.setsid()
+                    # Let go of the build's output pipes: whoever reads them sees the end now.
+                    null = os.open(os.devnull, os.O_RDWR)
+                    for fd in (0, 1, 2):
+                        os.dup2(null, fd)
+                    shutil.rmtree(folder, ignore_errors=True)
+            finally:
+                os._exit(0)
+        if child is not None:
+            os.waitpid(child, 0)
+            return
+    shutil.rmtree(folder, ignore_errors=True)

@@ -12,8 +12,6 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from pypinyin import lazy_pinyin
-
 from .content import Beneficiary, Content, Notice, Village
 from .config import NOTICE_KINDS, SiteConfig
 
@@ -192,6 +190,8 @@ def _township_slugs(names: set[str]) -> dict[str, str]:
     """Stable ASCII slugs from the townships' pinyin; homophones get -2, -3 in name order."""
     slugs: dict[str, str] = {}
     used: set[str] = set()
+    from pypinyin import lazy_pinyin  # slow to import (its dictionaries): only when slugs are made
+
     for name in sorted(names):
         base = "".join(ch for ch in "".join(lazy_pinyin(name)).lower() if ch.isascii() and ch.isalnum()) or "township"
         slug, n = base, 2

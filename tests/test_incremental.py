@@ -235,3 +235,51 @@ def test_the_parse_cache_follows_the_config(tmp_path):
     config.write_text(config.read_text(encoding="utf-8") + "notice_rules:\n  min_posting_days: {general: 20}\n", encoding="utf-8")
     after = load_content(root, cache).notices[notice.stem]
     assert not before.period_stated and (after.until - before.until).days == 20 - 7
+
+
+def test_files_without_a_key_are_linked_when_their_bytes_did_not_change(tmp_path, monkeypatch):
+    """The search index and site-wide lists are made every build; a file whose bytes are the
+    previous build's is linked (so the leak gate need not read it again), a changed one is written."""
+    import generator.leakgate as leakgate
+
+    root = generate(tmp_path / "site", notices=40, villages=4, seed=11)
+    monkeypatch.setenv("GONGSHI_CACHE", str(tmp_path / "cache"))
+    out = tmp_path / "out"
+    build(root, out, TODAY)
+    inodes = {p.relative_to(out).as_posix(): p.stat().st_ino for p in out.rglob("*") if p.is_file()}
+    path = notice_files(root)[3]
+    path.write_text(path.read_text(encoding="utf-8").replace("title: ", "title: 更正：", 1), encoding="utf-8")
+    scanned = []
+    real_gate = leakgate.gate
+    monkeypatch.setattr(leakgate, "gate", lambda content, site_dir, only=None: (scanned.append(only), real_gate(content, site_dir, only))[1])
+    build(root, out, TODAY)
+    linked = {p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file()
+              and inodes.get(p.relative_to(out).as_posix()) == p.stat().st_ino}
+    search_files = {p for p in inodes if p.startswith("search/")}
+    assert "search/v.js" in linked  # the villages did not change
+    assert "search/meta.js" not in linked  # field lengths changed with the title
+    assert 0 < len(search_files & linked) < len(search_files)
+    # The gate read what was written anew, and nothing that was linked.
+    [only] = scanned
+    assert only is not None and "search/meta.js" in only and not set(only) & linked
+    assert tree_bytes(out) == full_build(root, tmp_path, TODAY, monkeypatch)
+
+
+def test_a_large_old_site_is_removed_after_the_build_returns(tmp_path, monkeypatch):
+    import time
+
+    import generator.output as output
+
+    monkeypatch.setattr(output, "BACKGROUND_REMOVAL_FILES", 1)
+    root = generate(tmp_path / "site", notices=10, villages=2, seed=4)
+    monkeypatch.setenv("GONGSHI_CACHE", str(tmp_path / "cache"))
+    out = tmp_path / "out"
+    build(root, out, TODAY)
+    path = notice_files(root)[0]
+    path.write_text(path.read_text(encoding="utf-8").replace("title: ", "title: 更正：", 1), encoding="utf-8")
+    build(root, out, TODAY)
+    assert tree_bytes(out) == full_build(root, tmp_path, TODAY, monkeypatch)
+    deadline = time.monotonic() + 30
+    while [p for p in tmp_path.iterdir() if p.name.startswith(".out.")] and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".out.")] == []

@@ -12,8 +12,25 @@ def add_arguments(parser) -> None:
 
 
 def run(args, t) -> int:
+    import datetime as dt
+    import sys
+    from pathlib import Path
+
+    from ..inputs import inputs_digest, manifest_path, up_to_date
+    from ..media_stage import cache_dir
+
+    # A site with nothing new exits before the heavy modules are even imported.
+    root = Path(args.root).resolve()
+    out_dir = Path(args.out).resolve() if args.out else root / "build"
+    today = args.today or dt.date.today()
+    inputs = inputs_digest(root, out_dir, today)
+    if up_to_date(manifest_path(cache_dir(root), out_dir), out_dir, inputs):
+        if not args.quiet:
+            print(t("progress.up_to_date", out=str(out_dir)), file=sys.stderr, flush=True)
+        return 0
+
     from ..build import build
     from ..progress import Progress
 
-    build(args.root, args.out, args.today, Progress(t, enabled=not args.quiet))
+    build(root, out_dir, today, Progress(t, enabled=not args.quiet), inputs=inputs)
     return 0

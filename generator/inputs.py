@@ -1,0 +1,98 @@
+"""What a build is made from, cheaply: the check that lets an unchanged site exit at once.
+
+Kept free of the heavy imports (Jinja2, YAML, pypinyin, whoosh...) so that a build with
+nothing to do costs little more than reading and hashing its inputs. Everything is keyed by
+content hashes, never by file times.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import os
+from pathlib import Path
+
+PACKAGE = Path(__file__).parent
+BUILTIN_THEMES = (
+    PACKAGE / "themes",  # inside an installed wheel
+    PACKAGE.parent / "themes",  # in a source checkout
+)
+
+
+def digest(*parts: object) -> str:
+    """A stable hash of strings (or anything with a stable `str`)."""
+    h = hashlib.sha256()
+    for part in parts:
+        data = part if isinstance(part, bytes) else str(part).encode("utf-8")
+        h.update(len(data).to_bytes(8, "little"))
+        h.update(data)
+    return h.hexdigest()
+
+
+def files_under(folder: Path, suffixes: tuple[str, ...] = ()) -> list[str]:
+    """Every file below `folder` as a sorted list of paths relative to it (POSIX separators)."""
+    found: list[str] = []
+    pending = [(str(folder), "")]
+    while pending:
+        current, prefix = pending.pop()
+        try:
+            entries = os.scandir(current)
+        except OSError:
+            continue
+        with entries:
+            for entry in entries:
+                if entry.is_dir():
+                    pending.append((entry.path, prefix + entry.name + "/"))
+                elif entry.is_file() and (not suffixes or entry.name.endswith(suffixes)):
+                    found.append(prefix + entry.name)
+    found.sort()
+    return found
+
+
+def _hash_files(folder: Path, names: list[str]) -> list[str]:
+    parts = []
+    for name in names:
+        with open(os.path.join(folder, name), "rb") as fh:
+            parts.append(f"{name}\0{hashlib.sha256(fh.read()).hexdigest()}")
+    return parts
+
+
+def tool_digest() -> str:
+    """The tool's own code and catalogs: a new version of Gongshi rebuilds everything."""
+    return digest(*_hash_files(PACKAGE, files_under(PACKAGE, (".py", ".yaml"))))
+
+
+def manifest_path(cache: Path, out_dir: Path) -> Path:
+    """One manifest per output folder, in the cache (never published with the site)."""
+    return cache / "builds" / (digest(str(out_dir))[:16] + ".json")
+
+
+def inputs_digest(root: Path, out_dir: Path, today: dt.date) -> str:
+    """Every input of a build, by content: files of the site root, themes, the tool, the date, git."""
+    from .history import repository_state
+
+    parts = [tool_digest(), today.isoformat(), str(out_dir)]
+    for folder in (root / "content", root / "themes", *BUILTIN_THEMES):
+        if folder.is_dir():
+            parts.append(str(folder))
+            parts += _hash_files(folder, files_under(folder))
+    config = root / "site_config.yaml"
+    parts.append(digest(config.read_bytes()) if config.is_file() else "-")
+    state = repository_state(root)  # a new commit can change the pages' history
+    parts.append(repr(state))
+    return digest(*parts)
+
+
+def up_to_date(manifest_file: Path, out_dir: Path, inputs: str) -> bool:
+    """The last build into `out_dir` had these inputs and its files are all still there."""
+    try:
+        manifest = json.loads(manifest_file.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    if manifest.get("inputs") != inputs:
+        return False
+    # The published folder must still hold what that build wrote (nobody deleted it).
+    if not out_dir.is_dir():
+        return False
+    present = set(files_under(out_dir))
+    return all(path in present for path in manifest.get("files", []))
