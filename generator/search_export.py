@@ -53,6 +53,8 @@ SHARD_BYTES = 4000  # the size aimed at for shards of small terms
 # first page simply loads the groups it needs.
 PAGE_FILES_FROM_GROUPS = 50
 PAGE_FILE_MIN_DOCS = 30  # rarer terms are rarely searched for: their pages load groups
+# From this many documents, analysis and encoding run on every core (parallel.py).
+PARALLEL_DOCS = 2000
 FORMAT_VERSION = 1
 
 # No digits: a run of encoded numbers must never look like a phone, ID or bank card number
@@ -126,23 +128,22 @@ class Postings:
         self.positions = array("I") if with_positions else None
 
 
-class IndexBuilder:
-    """Postings and statistics of every term, as a fresh whoosh index would hold them."""
+class _Partial:
+    """Postings, field totals, length bytes and facets of documents start..end-1 (numbered as in
+    the whole list): a share of the work that one process can do and another can merge."""
 
-    def __init__(self, docs: list[SearchDoc]):
-        self.docs = docs
+    def __init__(self, docs: list[SearchDoc], start: int, end: int):
         self.fields: list[dict[str, Postings]] = [{} for _ in ALL_FIELDS]
         self.totals = [0] * len(ALL_FIELDS)
-        # The length byte whoosh stores for each document's field (0: the field is empty).
-        self.codes = [bytearray(len(docs)) for _ in ALL_FIELDS]
+        self.codes = [bytearray(end - start) for _ in ALL_FIELDS]  # from `start`
         self.facets: dict[str, array] = {}
-        for number, doc in enumerate(docs):
-            self._add(number, doc)
-        terms = set().union(*self.fields)
-        self.terms = {term: [field.get(term) for field in self.fields] for term in sorted(terms)}
+        self.start = start
+        for number in range(start, end):
+            self._add(number, docs[number])
 
     def _add(self, number: int, doc: SearchDoc) -> None:
         texts = []
+        at = number - self.start
         for f, name in enumerate(FIELDS):
             text = doc.field(name)
             texts.append(text)
@@ -150,7 +151,7 @@ class IndexBuilder:
             if not length:
                 continue
             self.totals[f] += length
-            self.codes[f][number] = length_to_byte(length)
+            self.codes[f][at] = length_to_byte(length)
             field = self.fields[f]
             for term, where in positions.items():
                 postings = field.get(term)
@@ -163,7 +164,7 @@ class IndexBuilder:
         counts, length = char_counts("\n".join(texts))
         if length:
             self.totals[CHARS] += length
-            self.codes[CHARS][number] = length_to_byte(length)
+            self.codes[CHARS][at] = length_to_byte(length)
             field = self.fields[CHARS]
             for char, tf in counts.items():
                 postings = field.get(char)
@@ -173,6 +174,47 @@ class IndexBuilder:
                 postings.tfs.append(tf)
         for facet in facet_terms(doc):
             self.facets.setdefault(facet, array("I")).append(number)
+
+    def merge(self, later: "_Partial") -> None:
+        """Append the postings of the documents that follow this share's."""
+        for mine, theirs in zip(self.fields, later.fields):
+            for term, postings in theirs.items():
+                own = mine.get(term)
+                if own is None:
+                    mine[term] = postings
+                    continue
+                own.docs.extend(postings.docs)
+                own.tfs.extend(postings.tfs)
+                if own.positions is not None:
+                    own.positions.extend(postings.positions)
+        self.totals = [a + b for a, b in zip(self.totals, later.totals)]
+        for f, codes in enumerate(later.codes):
+            self.codes[f] += codes
+        for facet, numbers in later.facets.items():
+            self.facets.setdefault(facet, array("I")).extend(numbers)
+
+
+class IndexBuilder:
+    """Postings and statistics of every term, as a fresh whoosh index would hold them.
+
+    A large site's documents are analysed in shares, one process per core (`parallel`), and
+    the shares merged in document order: the same postings as one process makes.
+    """
+
+    def __init__(self, docs: list[SearchDoc]):
+        from .parallel import run_parallel, workers
+
+        self.docs = docs
+        count = workers() if len(docs) >= PARALLEL_DOCS else 1
+        bounds = [len(docs) * share // count for share in range(count + 1)]
+        shares = run_parallel([lambda start=start, end=end: _Partial(docs, start, end)
+                               for start, end in zip(bounds, bounds[1:])], min_jobs=2)
+        whole = shares[0]
+        for share in shares[1:]:
+            whole.merge(share)
+        self.fields, self.totals, self.codes, self.facets = whole.fields, whole.totals, whole.codes, whole.facets
+        terms = set().union(*self.fields)
+        self.terms = {term: [field.get(term) for field in self.fields] for term in sorted(terms)}
 
     def doc_count(self, entry: list) -> int:
         present = [p for p in entry if p is not None]
@@ -289,14 +331,40 @@ def export_terms(index: IndexBuilder) -> dict:
 
     {"small": {term: text}, "pages": [small terms with a page file], "big": [terms],
      "files": {site path: {"terms": {...}, "docs": {...}}}}
+
+    On a large site the terms are shared out between processes in runs of the sorted order
+    and the parts merged in that order: the same result as one process.
     """
+    from .parallel import run_parallel, workers
+
+    terms = list(index.terms)
+    count = workers() if len(index.docs) >= PARALLEL_DOCS else 1
+    bounds = [len(terms) * share // count for share in range(count + 1)]
+    parts = run_parallel([lambda start=start, end=end: _export_share(index, terms[start:end])
+                          for start, end in zip(bounds, bounds[1:])], min_jobs=2)
+    small, pages, big, files = {}, set(), [], {}
+    for part in parts:
+        small.update(part["small"])
+        pages |= part["pages"]
+        big += part["big"]
+        for path, data in part["files"].items():
+            into = files.setdefault(path, {key: {} for key in data})
+            for key, values in data.items():
+                into[key].update(values)
+    small.update({facet: encode_facet(numbers) for facet, numbers in index.facets.items()})
+    return {"small": small, "pages": pages, "big": big, "files": files}
+
+
+def _export_share(index: IndexBuilder, terms: list[str]) -> dict:
     docs = index.docs
-    small, pages, big, files = {}, [], [], {}
+    small, pages, big, files = {}, set(), [], {}
     page_files = -(-len(docs) // GROUP_SIZE) >= PAGE_FILES_FROM_GROUPS
+
     def first_page_records(term: str, first: list[int]) -> dict:
         return {str(n): record(docs[n], window(docs[n].snippet, term)) for n in first}
 
-    for term, entry in index.terms.items():
+    for term in terms:
+        entry = index.terms[term]
         text = encode_term(index, entry)
         if len(text) >= BIG_BYTES:
             big.append(term)
@@ -308,10 +376,9 @@ def export_terms(index: IndexBuilder) -> dict:
         if page_files and index.doc_count(entry) >= PAGE_FILE_MIN_DOCS:
             first = index.first_page(entry)
             if len({n // GROUP_SIZE for n in first}) > 2:
-                pages.append(term)
+                pages.add(term)
                 files.setdefault(f"search/p/{file_key(term)}.js", {"docs": {}})["docs"].update(first_page_records(term, first))
-    small.update({facet: encode_facet(numbers) for facet, numbers in index.facets.items()})
-    return {"small": small, "pages": set(pages), "big": big, "files": files}
+    return {"small": small, "pages": pages, "big": big, "files": files}
 
 
 def export(docs: list[SearchDoc], kinds: list[tuple[str, str]], site) -> tuple[dict[str, str], dict]:

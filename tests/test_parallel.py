@@ -59,3 +59,31 @@ def test_the_leak_gate_finds_leaks_when_it_scans_in_slices(tmp_path, monkeypatch
         leakgate.gate(load_content(root), site)
     lines = str(err.value).splitlines()[1:]
     assert [line.split(":")[0] for line in lines] == ["p13.html", "p6.html"]
+
+
+def test_search_index_made_in_shares_equals_one_process(tmp_path, monkeypatch):
+    """Analysis and encoding of the search index in several processes: the same files."""
+    from generator import search_export
+    from generator.content import load_content
+    from generator.i18n import Translator
+    from generator.search import documents, kind_labels
+    from generator.site import Site
+
+    # Enough documents for page files (at least PAGE_FILES_FROM_GROUPS record groups).
+    root = generate(tmp_path / "site", notices=700, villages=20, seed=5)
+    content = load_content(root)
+    site = Site.from_content(content, dt.date(2026, 11, 22))
+    t = Translator(content.config.language)
+    docs = documents(site, t)
+    monkeypatch.setattr(parallel, "MIN_JOBS", 1)
+    monkeypatch.setenv("GONGSHI_JOBS", "1")
+    single, _ = search_export.export(docs, kind_labels(t), site)
+    assert any(path.startswith("search/p/") for path in single) and any(path.startswith("search/b/") for path in single)
+    monkeypatch.setattr(search_export, "PARALLEL_DOCS", 1)
+    monkeypatch.setenv("GONGSHI_JOBS", "3")
+    ran_in_workers = []
+    real_context = parallel.multiprocessing.get_context
+    monkeypatch.setattr(parallel.multiprocessing, "get_context", lambda method: (ran_in_workers.append(method), real_context(method))[1])
+    several, _ = search_export.export(docs, kind_labels(t), site)
+    assert len(ran_in_workers) == 2  # analysis, then encoding
+    assert several == single
