@@ -451,6 +451,12 @@ class _File:
                 self._source.problems.append(Problem(self.relpath, 1, 1, "", f"is not UTF-8 text (byte {exc.start})"))
         return self._source
 
+    def release(self) -> None:
+        """Drop the bytes and the YAML tree once the record is made: a large site has ten
+        thousand files, and their located trees would take hundreds of megabytes."""
+        self.data = b""
+        self._source = None
+
 
 class ParseCache:
     """Records of unchanged files from the last load, so a rebuild parses only what changed.
@@ -569,6 +575,7 @@ def load_content(root: Path, cache_dir: Path | None = None) -> Content:
         entries: dict = {}
         for file in files:
             record_id, entry = read(file, kind)
+            file.release()
             if entry is None or not record_id:
                 continue
             if record_id in entries:

@@ -23,6 +23,7 @@ import os
 import re
 import tempfile
 import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
@@ -303,12 +304,15 @@ class QrCache:
     only costs speed. Safe to share between threads. The label and size are applied after the cache.
     """
 
+    MEMORY_ENTRIES = 4096
+
     def __init__(self, cache_dir: Path | None):
         self.dir = Path(cache_dir) / "qr" if cache_dir is not None else None
         self.stats = QrStats()
-        # key -> (n, path data, rows): a large site holds thousands, so rows are kept as one
-        # string each ('#' dark), not as lists of booleans (about 20 times the memory).
-        self._memory: dict[str, tuple[int, str, tuple[str, ...]]] = {}
+        # key -> (n, path data, rows), the most recently used MEMORY_ENTRIES of them: a page's
+        # code is asked for by its page and its poster or card, close together; a large site
+        # has tens of thousands, which the disk cache holds. Rows are one string each.
+        self._memory: OrderedDict[str, tuple[int, str, tuple[str, ...]]] = OrderedDict()
         self._lock = threading.Lock()
 
     @staticmethod
@@ -324,6 +328,7 @@ class QrCache:
         with self._lock:
             entry = self._memory.get(key)
             if entry is not None:
+                self._memory.move_to_end(key)
                 self.stats.hits += 1
                 return entry
         stored = self._read(key)
@@ -341,6 +346,8 @@ class QrCache:
         entry = (len(rows) + 2 * QUIET_ZONE, path, rows)
         with self._lock:
             self._memory[key] = entry
+            if len(self._memory) > self.MEMORY_ENTRIES:
+                self._memory.popitem(last=False)
         return entry
 
     def on_disk(self, payload: str) -> bool:
