@@ -10,6 +10,13 @@ APT    := DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get
 # Debian packages the tests drive: the browser (never a downloaded one), CJK fonts so pages
 # and PDFs render Chinese text, and poppler to read printed posters back.
 TEST_DEBS := chromium fonts-noto-cjk poppler-utils
+# Java runs the W3C Nu HTML checker and npm installs the checkers below: Debian's, only where
+# the machine has none.
+TEST_TOOL_DEBS = $(if $(shell command -v java),,default-jre-headless) $(if $(shell command -v npm),,npm)
+# The checkers the tests run, pinned with their hashes in tests/npm/package-lock.json: axe-core
+# (accessibility rules, injected into Chromium) and vnu-jar (the W3C Nu HTML checker). No install
+# scripts: vnu-jar's would download a Java of its own; Debian's runs it.
+NPM_TOOLS := tests/npm/node_modules/.installed
 # The benchmark builds the same pages with Hugo, side by side.
 BENCH_DEBS := hugo
 
@@ -18,7 +25,7 @@ BENCH_DEBS := hugo
 build: $(VENV)/.installed
 	$(BIN)/gongshi build $(if $(TODAY),--today $(TODAY))
 
-test: $(VENV)/.installed-test system-deps
+test: $(VENV)/.installed-test system-deps $(NPM_TOOLS)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 bench: $(VENV)/.installed-test system-deps
@@ -49,7 +56,11 @@ $(VENV)/.installed-test: pyproject.toml | $(BIN)/python
 	@touch $(VENV)/.installed $@
 
 system-deps:
-	@$(MAKE) --no-print-directory debs DEBS="$(TEST_DEBS)"
+	@$(MAKE) --no-print-directory debs DEBS="$(TEST_DEBS) $(TEST_TOOL_DEBS)"
+
+$(NPM_TOOLS): tests/npm/package.json tests/npm/package-lock.json | system-deps
+	cd tests/npm && npm ci --ignore-scripts --no-audit --no-fund
+	@touch $@
 
 # Install the Debian packages in DEBS that are missing (as root, or with sudo).
 debs:

@@ -19,10 +19,11 @@ from typing import Sequence
 from markupsafe import Markup
 
 WIDTH = 320  # viewBox units: about one CSS pixel each on a 360 px phone
-ROW = 40  # a label line and a bar line
-LABEL_SIZE = 14
-AMOUNT_SIZE = 12
-BAR_HEIGHT = 14
+LABEL_SIZE = 16  # text at least 16 px on a 360 px phone (docs/quality.md)
+AMOUNT_SIZE = 16
+BAR_TOP = LABEL_SIZE + 6  # the bar's top, below its label line
+BAR_HEIGHT = 16
+ROW = BAR_TOP + BAR_HEIGHT + 8  # a label line and a bar line
 GAP = 4  # between a bar's end and its amount
 BAR_FILL = "#24466b"  # dark: prints as near-black on a grey-scale printer
 HUNDREDTH = Decimal("0.01")
@@ -74,9 +75,9 @@ def bar_chart(bars: Sequence[Bar], *, chart_id: str, title: str, desc: str) -> M
     for index, (bar, length) in enumerate(zip(bars, lengths)):
         top = ROW * index
         texts.append(Markup('<text x="0" y="{}">{}</text>').format(top + LABEL_SIZE + 1, fit(bar.label, LABEL_SIZE, WIDTH)))
-        rects.append(Markup('<rect x="0" y="{}" width="{}" height="{}"/>').format(top + 19, number(length), BAR_HEIGHT))
+        rects.append(Markup('<rect x="0" y="{}" width="{}" height="{}"/>').format(top + BAR_TOP, number(length), BAR_HEIGHT))
         texts.append(Markup('<text x="{}" y="{}" font-size="{}">{}</text>').format(
-            number(length + GAP), top + 31, AMOUNT_SIZE, bar.amount_text))
+            number(length + GAP), top + BAR_TOP + BAR_HEIGHT - 2, AMOUNT_SIZE, bar.amount_text))
     return Markup(
         '<svg xmlns="http://www.w3.org/2000/svg" class="chart" viewBox="0 0 {w} {h}" width="{w}" height="{h}" '
         'role="img" aria-labelledby="{id}-t {id}-d">'

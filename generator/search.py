@@ -33,7 +33,8 @@ VILLAGE_KIND = "village"  # the kind facet of village documents, beside the noti
 SEARCH_PAGE = "search.html"
 # Up to this many published notices, the search page's no-JavaScript directory lists every
 # notice under its village; above it, villages only (each village page lists its notices).
-DIRECTORY_NOTICE_LIMIT = 2000
+# About 22 bytes gzipped a notice: 500 keep the page within its 14 KB budget (docs/quality.md).
+DIRECTORY_NOTICE_LIMIT = 500
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,7 @@ from decimal import Decimal
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from generator.charts import WIDTH, Bar, bar_chart, bar_lengths, fit, text_width
+from generator.charts import LABEL_SIZE, WIDTH, Bar, bar_chart, bar_lengths, fit, text_width
 
 SVG = "{http://www.w3.org/2000/svg}"
 
@@ -72,7 +72,7 @@ def test_text_stays_inside_the_chart():
     labels = ["中央财政衔接推进乡村振兴补助资金（以工代赈）和省级配套资金及县级整合涉农资金", "短"]
     root = chart(["443665000.01", "5"], labels=labels)
     for element in root.iter(SVG + "text"):
-        size = int(element.get("font-size", 14))
+        size = int(element.get("font-size", LABEL_SIZE))
         assert Decimal(element.get("x")) + text_width(element.text, size) <= WIDTH, element.text
     first = next(root.iter(SVG + "text")).text
     assert first.endswith("…") and labels[0].startswith(first[:-1])

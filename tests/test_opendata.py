@@ -169,7 +169,7 @@ def test_the_column_guide_documents_every_column_of_the_package(built):
         assert header == [field["name"] for field in resource["schema"]["fields"]]
         section = guide[guide.index(f'id="table-{resource["name"]}"'):]
         section = section[: section.index("</section>")]
-        documented = re.findall(r'<dt><code>([a-z_]+)</code> (.*?)</dt>', section)
+        documented = re.findall(r'<dt><code lang="en">([a-z_]+)</code> (.*?)</dt>', section)
         assert documented == [(f["name"], f["title"]) for f in resource["schema"]["fields"]]
         for field in resource["schema"]["fields"]:
             assert str(escape(field["description"])) in section, field["name"]
