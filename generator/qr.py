@@ -358,6 +358,10 @@ class QrCache:
         file = self._file(key)
         return file is not None and file.is_file()
 
+    def prepare(self, payload: str) -> None:
+        """Encode (and store) the code now; returns nothing, so a worker process sends nothing back."""
+        self._entry(payload)
+
     def matrix(self, payload: str) -> Matrix:
         """Modules with the quiet zone (True = dark), as `qr_matrix` gives them. Do not mutate."""
         return _with_quiet_zone([[c == "#" for c in row] for row in self._entry(payload)[2]])

@@ -156,7 +156,7 @@ class QrPlugin(Plugin):
         # encoded on every core (each worker writes its codes to the disk cache). Codes
         # already cached are read only by pages that are rendered again, not by reused ones.
         missing = [p for p in codes.payloads() if not self.cache.on_disk(p)]
-        run_parallel([lambda payload=payload: self.cache.matrix(payload) for payload in missing])
+        run_parallel([lambda payload=payload: self.cache.prepare(payload) for payload in missing])
         context.globals["qr"] = codes
 
     def on_write(self, site, context, output, advance) -> None:
