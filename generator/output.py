@@ -19,6 +19,7 @@ from pathlib import Path
 
 from .errors import BuildError
 from .inputs import digest  # noqa: F401 - one hash for the whole tool; pages import it from here
+from .inputs import files_stamp, stamp_path
 
 MANIFEST_VERSION = 2
 # An old site of this many files is removed by a detached process after the swap, so that a
@@ -151,6 +152,9 @@ class Output:
             tmp = self.manifest_path.with_suffix(".tmp")
             tmp.write_text(json.dumps(manifest, ensure_ascii=False), encoding="utf-8")
             os.replace(tmp, self.manifest_path)
+            stamp = stamp_path(self.manifest_path)
+            tmp.write_text(files_stamp(inputs, self.written), encoding="utf-8")
+            os.replace(tmp, stamp)
 
     def discard(self) -> None:
         shutil.rmtree(self.tmp, ignore_errors=True)

@@ -195,6 +195,8 @@ def test_a_build_with_nothing_changed_does_nothing(tmp_path, monkeypatch):
     # A deleted output file, a new day or any changed byte of content means a real build.
     (out / "index.html").unlink()
     assert build(root, out, TODAY).files == len(before)
+    (out / "stray.html").write_text("not ours", encoding="utf-8")  # a file that build did not write
+    assert build(root, out, TODAY).files == len(before) and not (out / "stray.html").exists()
     assert build(root, out, TODAY + dt.timedelta(days=1)).files == len(before)
     village = village_files(root)[0]
     village.write_text(village.read_text(encoding="utf-8") + "\n", encoding="utf-8")
