@@ -61,24 +61,22 @@ class Output:
         """Link the previous build's file when it was made from the same key; False otherwise."""
         if self.previous_keys.get(site_path) != key:
             return False
-        old = self.out_dir / site_path
-        if not old.is_file():
+        if not (self.out_dir / site_path).is_file():
             return False
-        target = self.path(site_path, made_from)
-        try:
-            os.link(old, target)
-        except OSError:
-            shutil.copyfile(old, target)  # another file system, or links not allowed
+        self._take_previous(site_path, self.path(site_path, made_from))
         self.keys[site_path] = key
-        self.reused.add(site_path)
         return True
 
-    def _link_previous(self, site_path: str, target: Path) -> bool:
+    def _take_previous(self, site_path: str, target: Path) -> bool:
+        """Hard-link the previous build's file at `target` (a copy across file systems); False
+        when it is gone. A file taken over counts as reused: the leak gate passed it before."""
         old = self.out_dir / site_path
         try:
             os.link(old, target)
-        except OSError:
+        except FileNotFoundError:
             return False
+        except OSError:
+            shutil.copyfile(old, target)  # another file system, or links not allowed
         self.reused.add(site_path)
         return True
 
@@ -110,7 +108,7 @@ class Output:
         # which passed those very bytes under the same rules, need not read it again.
         checksum = hashlib.sha256(data).hexdigest()
         self.sums[site_path] = checksum
-        if self.previous.get("sums", {}).get(site_path) == checksum and self._link_previous(site_path, target):
+        if self.previous.get("sums", {}).get(site_path) == checksum and self._take_previous(site_path, target):
             return
         target.write_bytes(data)
 

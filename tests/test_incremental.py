@@ -41,6 +41,11 @@ def village_files(root: Path) -> list[Path]:
 
 # -- the edits a clerk makes ------------------------------------------------------------------
 
+def correct_title(path: Path) -> None:
+    """The commonest edit: a clerk corrects one notice's title."""
+    path.write_text(path.read_text(encoding="utf-8").replace("title: ", "title: 更正：", 1), encoding="utf-8")
+
+
 def edit_notice(root, rng):
     path = rng.choice(notice_files(root))
     text = path.read_text(encoding="utf-8")
@@ -133,7 +138,7 @@ def test_a_one_notice_edit_rerenders_only_what_shows_it(tmp_path, monkeypatch):
     out = tmp_path / "out"
     build(root, out, TODAY)
     path = notice_files(root)[5]
-    path.write_text(path.read_text(encoding="utf-8").replace("title: ", "title: 更正：", 1), encoding="utf-8")
+    correct_title(path)
     inodes = {p.relative_to(out).as_posix(): p.stat().st_ino for p in out.rglob("*") if p.is_file()}
     build(root, out, TODAY)
     # A reused file is the previous build's file, linked: same inode. A new inode was made anew.
@@ -177,7 +182,7 @@ def test_history_from_git_is_part_of_the_keys(tmp_path, monkeypatch):
     out = tmp_path / "out"
     build(root, out, TODAY)
     path = notice_files(root)[0]
-    path.write_text(path.read_text(encoding="utf-8").replace("title: ", "title: 更正：", 1), encoding="utf-8")
+    correct_title(path)
     git("commit", "-qam", "fix a title")
     build(root, out, TODAY)
     assert tree_bytes(out) == full_build(root, tmp_path, TODAY, monkeypatch)
@@ -250,7 +255,7 @@ def test_files_without_a_key_are_linked_when_their_bytes_did_not_change(tmp_path
     build(root, out, TODAY)
     inodes = {p.relative_to(out).as_posix(): p.stat().st_ino for p in out.rglob("*") if p.is_file()}
     path = notice_files(root)[3]
-    path.write_text(path.read_text(encoding="utf-8").replace("title: ", "title: 更正：", 1), encoding="utf-8")
+    correct_title(path)
     scanned = []
     real_gate = leakgate.gate
     monkeypatch.setattr(leakgate, "gate", lambda content, site_dir, only=None: (scanned.append(only), real_gate(content, site_dir, only))[1])
@@ -278,7 +283,7 @@ def test_a_large_old_site_is_removed_after_the_build_returns(tmp_path, monkeypat
     out = tmp_path / "out"
     build(root, out, TODAY)
     path = notice_files(root)[0]
-    path.write_text(path.read_text(encoding="utf-8").replace("title: ", "title: 更正：", 1), encoding="utf-8")
+    correct_title(path)
     build(root, out, TODAY)
     assert tree_bytes(out) == full_build(root, tmp_path, TODAY, monkeypatch)
     deadline = time.monotonic() + 30

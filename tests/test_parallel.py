@@ -14,12 +14,18 @@ sys.path.insert(0, str(REPO / "bench"))
 from corpus import generate  # noqa: E402
 
 
-def test_parallel_build_equals_single_process_build(tmp_path, monkeypatch):
+@pytest.fixture
+def ran_in_workers(monkeypatch) -> list[str]:
+    """The start method of every worker pool started, in order."""
+    started: list[str] = []
+    real_context = parallel.multiprocessing.get_context
+    monkeypatch.setattr(parallel.multiprocessing, "get_context", lambda method: (started.append(method), real_context(method))[1])
+    return started
+
+
+def test_parallel_build_equals_single_process_build(tmp_path, monkeypatch, ran_in_workers):
     root = generate(tmp_path / "site", notices=40, villages=5, seed=11)
     monkeypatch.setattr(parallel, "MIN_JOBS", 1)  # make the small site take the parallel path
-    ran_in_workers = []
-    real_context = parallel.multiprocessing.get_context
-    monkeypatch.setattr(parallel.multiprocessing, "get_context", lambda method: (ran_in_workers.append(method), real_context(method))[1])
     monkeypatch.setenv("GONGSHI_JOBS", "1")
     single = tree_bytes(build(root, tmp_path / "one", dt.date(2026, 11, 22)).out_dir)
     assert ran_in_workers == []
@@ -61,7 +67,7 @@ def test_the_leak_gate_finds_leaks_when_it_scans_in_slices(tmp_path, monkeypatch
     assert [line.split(":")[0] for line in lines] == ["p13.html", "p6.html"]
 
 
-def test_search_index_made_in_shares_equals_one_process(tmp_path, monkeypatch):
+def test_search_index_made_in_shares_equals_one_process(tmp_path, monkeypatch, ran_in_workers):
     """Analysis and encoding of the search index in several processes: the same files."""
     from generator import search_export
     from generator.content import load_content
@@ -81,9 +87,6 @@ def test_search_index_made_in_shares_equals_one_process(tmp_path, monkeypatch):
     assert any(path.startswith("search/p/") for path in single) and any(path.startswith("search/b/") for path in single)
     monkeypatch.setattr(search_export, "PARALLEL_DOCS", 1)
     monkeypatch.setenv("GONGSHI_JOBS", "3")
-    ran_in_workers = []
-    real_context = parallel.multiprocessing.get_context
-    monkeypatch.setattr(parallel.multiprocessing, "get_context", lambda method: (ran_in_workers.append(method), real_context(method))[1])
     several, _ = search_export.export(docs, kind_labels(t), site)
     assert len(ran_in_workers) == 2  # analysis, then encoding
     assert several == single
