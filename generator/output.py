@@ -67,6 +67,17 @@ class Output:
         self.keys[site_path] = key
         return True
 
+    def reuse_bytes(self, site_path: str, checksum: str, made_from: str) -> bool:
+        """Link the previous build's file when its bytes had this checksum (a file made
+        without a key, whose maker knows it did not change); False otherwise."""
+        if self.previous.get("sums", {}).get(site_path) != checksum:
+            return False
+        if not self._take_previous(site_path, self.path(site_path, made_from)):
+            del self.written[site_path]
+            return False
+        self.sums[site_path] = checksum
+        return True
+
     def _take_previous(self, site_path: str, target: Path) -> bool:
         """Hard-link the previous build's file at `target` (a copy across file systems); False
         when it is gone. A file taken over counts as reused: the leak gate passed it before."""

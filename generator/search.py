@@ -135,15 +135,29 @@ class SearchPlugin(Plugin):
     name = "search"
 
     def on_write(self, site, context: BuildContext, output, advance) -> None:
-        from .search_export import export
+        from .search_export import ExportState, export_all, export_changes, state_version
 
         t = context.renderer.t
         docs = documents(site, t)
-        files, summary = export(docs, kind_labels(t), site)
-        for site_path in sorted(files):
-            output.write_text(site_path, files[site_path], "search index")
+        kinds = kind_labels(t)
+        # After an edit, the previous export's state (in the build cache) is brought up to
+        # date instead of indexing every document again: the same files (search_export.py).
+        state_file = context.cache_dir / "search" / "export.pickle" if context.cache_dir is not None else None
+        version = state_version()
+        previous = ExportState.load(state_file, version) if state_file is not None else None
+        exported = export_changes(docs, kinds, site, previous) if previous is not None else None
+        if exported is None:
+            exported = export_all(docs, kinds, site, version)
+        paths = exported.paths()
+        for site_path in paths:
+            checksum = exported.unchanged.get(site_path)
+            if checksum is None or not output.reuse_bytes(site_path, checksum, "search index"):
+                output.write_text(site_path, exported.text(site_path), "search index")
         advance(len(docs))
+        if state_file is not None:
+            exported.state.sums = {site_path: output.sums[site_path] for site_path in paths}
+            exported.state.save(state_file)
         html = context.renderer.render(
-            "search.html", SEARCH_PAGE, search=summary, directory_notices=len(site.notices) <= DIRECTORY_NOTICE_LIMIT,
+            "search.html", SEARCH_PAGE, search=exported.summary, directory_notices=len(site.notices) <= DIRECTORY_NOTICE_LIMIT,
         )
         output.write_text(SEARCH_PAGE, html, "search page")

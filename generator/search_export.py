@@ -25,14 +25,23 @@ least PAGE_FILE_MIN_DOCS documents, whose first page would need more than two re
 groups, gets a page file `search/p/<hash>.js` with the records of that page (windows of text around the term, not the whole text).
 Numbers are written as digits of an 82-character alphabet without 0-9: one character
 below 64, two below 1,216 (`decode` in search.js).
+
+Rebuilding after an edit: the export's state (the index, what was made of each term, each
+file's checksum) is kept in the build cache. When the next build has the same documents in
+the same order, only the edited ones are analysed again (`IndexBuilder.replace`), only their
+terms encoded again, and first pages whose field totals moved are ranked again from a small
+`Summary` each (documents grouped by what their score is computed from), never from all the
+postings. Files nothing changed in are linked from the previous build. A document added or
+removed renumbers the documents after it, and the index is made afresh.
 """
 from __future__ import annotations
 
-import heapq
 import json
+from bisect import bisect_left, insort
 from array import array
 from itertools import chain
 from math import log
+from typing import NamedTuple
 
 from whoosh.util.numeric import byte_to_length, length_to_byte
 
@@ -128,6 +137,13 @@ class Postings:
         self.positions = array("I") if with_positions else None
 
 
+def analyse(doc: SearchDoc) -> list[tuple[dict, int]]:
+    """One document's terms per field and the field's length: {term: [positions]} for the
+    weighted fields, then {character: frequency} for `chars`."""
+    texts = [doc.field(name) for name in FIELDS]
+    return [*map(term_positions, texts), char_counts("\n".join(texts))]
+
+
 class _Partial:
     """Postings, field totals, length bytes and facets of documents start..end-1 (numbered as in
     the whole list): a share of the work that one process can do and another can merge."""
@@ -142,36 +158,24 @@ class _Partial:
             self._add(number, docs[number])
 
     def _add(self, number: int, doc: SearchDoc) -> None:
-        texts = []
         at = number - self.start
-        for f, name in enumerate(FIELDS):
-            text = doc.field(name)
-            texts.append(text)
-            positions, length = term_positions(text)
+        for f, (terms, length) in enumerate(analyse(doc)):
             if not length:
                 continue
             self.totals[f] += length
             self.codes[f][at] = length_to_byte(length)
             field = self.fields[f]
-            for term, where in positions.items():
+            for term, where in terms.items():
                 postings = field.get(term)
                 if postings is None:
-                    postings = field[term] = Postings(is_pair(term))
+                    postings = field[term] = Postings(f != CHARS and is_pair(term))
                 postings.docs.append(number)
+                if f == CHARS:
+                    postings.tfs.append(where)
+                    continue
                 postings.tfs.append(len(where))
                 if postings.positions is not None:
                     postings.positions.extend(where)
-        counts, length = char_counts("\n".join(texts))
-        if length:
-            self.totals[CHARS] += length
-            self.codes[CHARS][at] = length_to_byte(length)
-            field = self.fields[CHARS]
-            for char, tf in counts.items():
-                postings = field.get(char)
-                if postings is None:
-                    postings = field[char] = Postings(False)
-                postings.docs.append(number)
-                postings.tfs.append(tf)
         for facet in facet_terms(doc):
             self.facets.setdefault(facet, array("I")).append(number)
 
@@ -198,7 +202,8 @@ class IndexBuilder:
     """Postings and statistics of every term, as a fresh whoosh index would hold them.
 
     A large site's documents are analysed in shares, one process per core (`parallel`), and
-    the shares merged in document order: the same postings as one process makes.
+    the shares merged in document order: the same postings as one process makes. The next
+    build takes the index over (`ExportState`) and replaces only its edited documents.
     """
 
     def __init__(self, docs: list[SearchDoc]):
@@ -213,9 +218,75 @@ class IndexBuilder:
         for share in shares[1:]:
             whole.merge(share)
         self.fields, self.totals, self.codes, self.facets = whole.fields, whole.totals, whole.codes, whole.facets
-        terms = set().union(*self.fields)
-        self.terms = {term: [field.get(term) for field in self.fields] for term in sorted(terms)}
 
+    @property
+    def terms(self) -> list[str]:
+        return sorted(set().union(*self.fields))
+
+    def entry(self, term: str) -> list:
+        """The term's postings in each field (None where it does not occur)."""
+        return [field.get(term) for field in self.fields]
+
+    # -- replacing one document (the same number, other content) ----------------------------
+    def replace(self, number: int, old: SearchDoc, new: SearchDoc) -> set[str]:
+        """Put `new` in place of `old` as document `number`; returns the terms (and facets)
+        whose postings changed."""
+        self.docs[number] = new
+        changed = self._remove(number, old) | self._insert(number, new)
+        for facet in facet_terms(old):
+            numbers = self.facets[facet]
+            del numbers[bisect_left(numbers, number)]
+            if not numbers:
+                del self.facets[facet]
+        for facet in facet_terms(new):
+            numbers = self.facets.setdefault(facet, array("I"))
+            numbers.insert(bisect_left(numbers, number), number)
+        return changed | set(facet_terms(old)) | set(facet_terms(new))
+
+    def _remove(self, number: int, doc: SearchDoc) -> set[str]:
+        changed = set()
+        for f, (terms, length) in enumerate(analyse(doc)):
+            if not length:
+                continue
+            self.totals[f] -= length
+            self.codes[f][number] = 0
+            field = self.fields[f]
+            for term in terms:
+                postings = field[term]
+                at = bisect_left(postings.docs, number)
+                if postings.positions is not None:
+                    first = sum(postings.tfs[:at])
+                    del postings.positions[first:first + postings.tfs[at]]
+                del postings.docs[at]
+                del postings.tfs[at]
+                if not postings.docs:
+                    del field[term]
+            changed.update(terms)
+        return changed
+
+    def _insert(self, number: int, doc: SearchDoc) -> set[str]:
+        changed = set()
+        for f, (terms, length) in enumerate(analyse(doc)):
+            if not length:
+                continue
+            self.totals[f] += length
+            self.codes[f][number] = length_to_byte(length)
+            field = self.fields[f]
+            for term, where in terms.items():
+                postings = field.get(term)
+                if postings is None:
+                    postings = field[term] = Postings(f != CHARS and is_pair(term))
+                at = bisect_left(postings.docs, number)
+                tf = where if f == CHARS else len(where)
+                if postings.positions is not None:
+                    first = sum(postings.tfs[:at])
+                    postings.positions[first:first] = array("I", where)
+                postings.docs.insert(at, number)
+                postings.tfs.insert(at, tf)
+            changed.update(terms)
+        return changed
+
+    # -- statistics ------------------------------------------------------------------------
     def doc_count(self, entry: list) -> int:
         present = [p for p in entry if p is not None]
         return len(present[0].docs) if len(present) == 1 else len({doc for p in present for doc in p.docs})
@@ -225,29 +296,140 @@ class IndexBuilder:
         return [codes[doc] for doc in postings.docs]
 
     # -- a one-term query's first page, ranked exactly as whoosh and search.js do ------------
-    def scores(self, f: int, postings: Postings) -> list[float]:
-        n = len(self.docs)
-        term_idf, avgfl, boost = idf(n, len(postings.docs)), self.totals[f] / n, ALL_BOOSTS[f]
-        keys = [tf << 8 | code for tf, code in zip(postings.tfs, self.lengths(f, postings))]
-        table = {key: bm25(term_idf, key >> 8, byte_to_length(key & 255), avgfl) * boost for key in set(keys)}
-        return [table[key] for key in keys]
+    @staticmethod
+    def ranked_fields(entry: list) -> tuple[int, ...]:
+        """The fields a one-term query's score sums: the term's only field, or its weighted
+        fields (whoosh's matcher tree for a word leaves `chars` out)."""
+        present = tuple(f for f, p in enumerate(entry) if p is not None)
+        return present if len(present) == 1 else tuple(f for f in present if f < CHARS)
 
-    def first_page(self, entry: list) -> list[int]:
-        present = [f for f, p in enumerate(entry) if p is not None]
-        if len(present) == 1:
-            total = dict(zip(entry[present[0]].docs, self.scores(present[0], entry[present[0]])))
-        else:
-            # Fields are summed as whoosh's matcher tree does: title + (tags + body).
-            title, tags, body = ({} if p is None else dict(zip(p.docs, self.scores(f, p))) for f, p in enumerate(entry[:CHARS]))
-            for doc, value in tags.items():
-                body[doc] = value + body[doc] if doc in body else value
-            for doc, value in title.items():
-                body[doc] = value + body[doc] if doc in body else value
-            total = body
-        if len(total) <= PAGE_SIZE:
-            return sorted(total, key=lambda doc: (-total[doc], doc))
-        best = heapq.nlargest(PAGE_SIZE, zip(total.values(), (-doc for doc in total)))
-        return [-negative for _, negative in best]
+    def combo(self, entry: list, fields: tuple[int, ...], number: int) -> int:
+        """What document `number`'s score for the term is computed from, as one number: per
+        ranked field (KEY_BITS each) 1 + (frequency << 8 | length byte), or 0 where absent."""
+        combo = 0
+        for i, f in enumerate(fields):
+            postings = entry[f]
+            if postings is None:
+                continue
+            at = bisect_left(postings.docs, number)
+            if at < len(postings.docs) and postings.docs[at] == number:
+                combo |= (1 + (postings.tfs[at] << 8 | self.codes[f][number])) << (KEY_BITS * i)
+        return combo
+
+    def summary(self, entry: list) -> Summary:
+        """What a first page depends on, in little: the documents grouped by `combo`, and of
+        each group its first PAGE_SIZE documents (equal scores rank by document number).
+        When only field totals change, `page` ranks the first page again from this alone."""
+        fields = self.ranked_fields(entry)
+        combos: dict[int, int] = {}
+        for i, f in enumerate(fields):
+            postings = entry[f]
+            shift = KEY_BITS * i
+            codes = self.codes[f]
+            get = combos.get
+            for doc, tf in zip(postings.docs, postings.tfs):
+                combos[doc] = get(doc, 0) | (1 + (tf << 8 | codes[doc])) << shift
+        groups: dict[int, list[int]] = {}
+        for doc in (sorted(combos) if len(fields) > 1 else combos):
+            key = combos[doc]
+            group = groups.get(key)
+            if group is None:
+                groups[key] = [doc]
+            elif len(group) < PAGE_SIZE:
+                group.append(doc)
+        return Summary.of(fields, groups)
+
+    def page(self, entry: list, summary: Summary) -> tuple[int, ...]:
+        """The first page from a `summary`: whoosh's BM25F sum per document (the title's score
+        added to the sum of the tags' and the body's), best first, then by document number."""
+        n = len(self.docs)
+        fields = summary.fields
+        parts = []  # per ranked field, body first: (shift, idf, average length, boost, scores)
+        for i in reversed(range(len(fields))):
+            f = fields[i]
+            parts.append((KEY_BITS * i, idf(n, len(entry[f].docs)), self.totals[f] / n, ALL_BOOSTS[f], {}))
+        scored = []
+        members = summary.members
+        at = 0
+        for key in summary.keys:
+            total = None
+            for shift, term_idf, avgfl, boost, known in parts:
+                k = (key >> shift) & KEY_MASK
+                if not k:
+                    continue
+                value = known.get(k)
+                if value is None:
+                    k -= 1
+                    value = known[k + 1] = bm25(term_idf, k >> 8, byte_to_length(k & 255), avgfl) * boost
+                total = value if total is None else value + total
+            count = members[at]
+            scored.append((-total, at + 1, count))
+            at += count + 1
+        scored.sort(key=_score)
+        # Whole groups, best first, until a page is full; then the groups tied with the last.
+        ranked, count, last = [], 0, None
+        for negative, start, size in scored:
+            if count >= PAGE_SIZE and negative != last:
+                break
+            ranked.extend((negative, doc) for doc in members[start:start + size])
+            count += size
+            last = negative
+        ranked.sort()
+        return tuple(doc for _, doc in ranked[:PAGE_SIZE])
+
+    def first_page(self, entry: list) -> tuple[int, ...]:
+        return self.page(entry, self.summary(entry))
+
+
+KEY_BITS = 32
+KEY_MASK = (1 << KEY_BITS) - 1
+
+
+def _score(item: tuple) -> float:
+    return item[0]
+
+
+class Summary(NamedTuple):
+    """A first page's `summary`, flat (it is kept in the build cache for thousands of terms):
+    the ranked fields, each group's combo, and per group its size then its documents."""
+
+    fields: tuple[int, ...]
+    keys: list[int]
+    members: array
+
+    @classmethod
+    def of(cls, fields: tuple[int, ...], groups: dict[int, list[int]]) -> "Summary":
+        members = array("I")
+        for docs in groups.values():
+            members.append(len(docs))
+            members.extend(docs)
+        return cls(fields, list(groups), members)
+
+    def groups(self) -> dict[int, list[int]]:
+        groups, at = {}, 0
+        for key in self.keys:
+            count = self.members[at]
+            groups[key] = list(self.members[at + 1:at + 1 + count])
+            at += count + 1
+        return groups
+
+    def moved(self, number: int, old: int, new: int) -> "Summary | None":
+        """The summary once document `number` went from combo `old` to `new` (0: not there),
+        or None when that cannot be known from the summary (a full group lost a member)."""
+        groups = self.groups()
+        if old:
+            group = groups[old]
+            if number in group:
+                if len(group) == PAGE_SIZE:
+                    return None  # the group may have had more members than it kept
+                group.remove(number)
+                if not group:
+                    del groups[old]
+        if new:
+            group = groups.setdefault(new, [])
+            insort(group, number)
+            del group[PAGE_SIZE:]
+        return Summary.of(self.fields, groups)
 
 
 def facet_terms(doc: SearchDoc) -> list[str]:
@@ -326,91 +508,331 @@ def file_key(term: str) -> str:
     return "%08x" % term_hash(term)
 
 
-def export_terms(index: IndexBuilder) -> dict:
-    """Small terms encoded for the shards; big terms and first pages as files of their own.
+class Term(NamedTuple):
+    """What the export made of one term (or facet)."""
 
-    {"small": {term: text}, "pages": [small terms with a page file], "big": [terms],
-     "files": {site path: {"terms": {...}, "docs": {...}}}}
+    hash: int  # term_hash: its shard, its file's name
+    size: int  # characters of its encoded postings
+    small: str | None  # a small term's encoded postings (a big term's are made again when needed)
+    big: bool  # a file of its own under search/b/
+    page: bool  # a small term with a page file under search/p/
+    first: tuple | None  # its first page: of big terms, and of small ones that may have a page file
+    summary: Summary | None  # what `first` was ranked from, to rank it again when totals change
 
-    On a large site the terms are shared out between processes in runs of the sorted order
-    and the parts merged in that order: the same result as one process.
-    """
+
+def term_result(index: IndexBuilder, term: str, page_files: bool, summary: Summary | None = None) -> tuple[Term, str, dict | None]:
+    """(what the export made of `term`, its encoded postings, its first page's records or None);
+    `summary` is the term's up-to-date summary when the caller has it."""
+    if term in index.facets:
+        text = encode_facet(index.facets[term])
+        return Term(term_hash(term), len(text), text, False, False, None, None), text, None
+    entry = index.entry(term)
+    text = encode_term(index, entry)
+    big = len(text) >= BIG_BYTES
+    first = None
+    if big or (page_files and index.doc_count(entry) >= PAGE_FILE_MIN_DOCS):
+        if summary is None or summary.fields != index.ranked_fields(entry):
+            summary = index.summary(entry)
+        first = index.page(entry, summary)
+    else:
+        summary = None
+    page = not big and first is not None and len({n // GROUP_SIZE for n in first}) > 2
+    records = first_page_records(index.docs, term, first) if big or page else None
+    return Term(term_hash(term), len(text), None if big else text, big, page, first, summary), text, records
+
+
+def first_page_records(docs: list[SearchDoc], term: str, first) -> dict:
+    return {str(n): record(docs[n], window(docs[n].snippet, term)) for n in first}
+
+
+def _term_results(index: IndexBuilder, terms: list[str], page_files: bool) -> dict:
+    return {term: term_result(index, term, page_files) for term in terms}
+
+
+def has_page_files(doc_count: int) -> bool:
+    return -(-doc_count // GROUP_SIZE) >= PAGE_FILES_FROM_GROUPS
+
+
+class ExportState:
+    """Everything the next build needs to export again after a few documents were edited:
+    the documents, the index, what was made of each term and the checksum of each file.
+    Kept in the build cache (`state_path`)."""
+
+    VERSION = 1
+
+    def __init__(self, version: str, index: IndexBuilder, terms: dict[str, Term], shard_count: int):
+        self.version = version
+        self.index = index
+        self.terms = terms
+        self.shard_count = shard_count
+        self.sums: dict[str, str] = {}  # site path -> sha256 of the file as written
+
+    def __getstate__(self) -> dict:
+        """The postings packed field by field into a few long arrays: pickling thirty thousand
+        small arrays and their objects costs ten times as much."""
+        state = dict(self.__dict__)
+        index = self.index
+        packed = []
+        for field in index.fields:
+            names = list(field)
+            postings = [field[name] for name in names]
+            packed.append((
+                names, array("I", [len(p.docs) for p in postings]),
+                b"".join([p.docs.tobytes() for p in postings]), b"".join([p.tfs.tobytes() for p in postings]),
+                b"".join([p.positions.tobytes() for p in postings if p.positions is not None]),
+            ))
+        state["index"] = (packed, index.docs, index.totals, index.codes, index.facets)
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        packed, docs, totals, codes, facets = state["index"]
+        index = IndexBuilder.__new__(IndexBuilder)
+        index.docs, index.totals, index.codes, index.facets = docs, totals, codes, facets
+        index.fields = []
+        for f, (names, counts, docs_bytes, tfs_bytes, positions_bytes) in enumerate(packed):
+            all_docs, all_tfs, all_positions = array("I"), array("I"), array("I")
+            all_docs.frombytes(docs_bytes)
+            all_tfs.frombytes(tfs_bytes)
+            all_positions.frombytes(positions_bytes)
+            field = {}
+            at = place = 0
+            for name, count in zip(names, counts):
+                postings = Postings.__new__(Postings)
+                postings.docs = all_docs[at:at + count]
+                postings.tfs = all_tfs[at:at + count]
+                at += count
+                if f != CHARS and is_pair(name):
+                    size = sum(postings.tfs)
+                    postings.positions = all_positions[place:place + size]
+                    place += size
+                else:
+                    postings.positions = None
+                field[name] = postings
+            index.fields.append(field)
+        self.__dict__.update(state)
+        self.index = index
+
+    def save(self, path) -> None:
+        import os
+        import pickle
+
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        with open(tmp, "wb") as out:
+            pickle.dump(self, out, protocol=pickle.HIGHEST_PROTOCOL)
+        os.replace(tmp, path)
+
+    @classmethod
+    def load(cls, path, version: str) -> "ExportState | None":
+        import pickle
+
+        try:
+            with open(path, "rb") as source:
+                state = pickle.load(source)
+        except (OSError, EOFError, pickle.UnpicklingError, AttributeError, ImportError, TypeError, ValueError):
+            return None  # missing or damaged: only costs a whole export
+        if not isinstance(state, cls) or state.version != version:
+            return None
+        return state
+
+
+def state_version() -> str:
+    from .inputs import digest, tool_digest
+
+    return digest(ExportState.VERSION, FORMAT_VERSION, tool_digest())
+
+
+class Exported:
+    """The browser's index: its files (each made on demand), which of them are the same as
+    in the previous export (`unchanged`: path -> checksum), a summary for the search page and
+    the state to keep for the next build."""
+
+    def __init__(self, index: IndexBuilder, terms: dict[str, Term], kinds, site, version: str,
+                 texts: dict | None = None, records: dict | None = None, unchanged: dict | None = None):
+        self.index, self.terms = index, terms
+        self.texts = texts or {}  # term -> encoded postings already made
+        self.records = records or {}  # term -> first page records already made
+        self.unchanged = unchanged or {}
+        docs = index.docs
+        small_bytes = sum(len(term) + info.size + 6 for term, info in terms.items() if not info.big)
+        self.shard_count = max(1, min(4096, -(-small_bytes // SHARD_BYTES)))
+        self.big = sorted(term for term, info in terms.items() if info.big)
+        self.group_count = -(-len(docs) // GROUP_SIZE)
+        self._members: dict[str, list[str]] | None = None
+        years = sorted({doc.year for doc in docs if doc.year}, reverse=True)
+        self.meta = {
+            "version": FORMAT_VERSION, "docs": len(docs), "fields": list(ALL_FIELDS), "boosts": list(ALL_BOOSTS),
+            "lengths": index.totals, "k1": K1, "b": B, "shards": self.shard_count, "group": GROUP_SIZE, "page": PAGE_SIZE,
+            "radius": SNIPPET_RADIUS, "townships": [[t.slug, t.name] for t in site.townships], "kinds": [list(k) for k in kinds],
+            "years": years, "big": " ".join(self.big), "lengthTable": [byte_to_length(code) for code in range(256)],
+        }
+        self.villages = [[v.id, v.village.name, t.slug] for t in site.townships for v in sorted(t.villages, key=lambda v: v.id)]
+        self.summary = {"documents": len(docs), "shards": self.shard_count, "big": len(self.big), "groups": self.group_count,
+                        "years": years, "kinds": kinds, "townships": [(t.slug, t.name) for t in site.townships]}
+        self.state = ExportState(version, index, terms, self.shard_count)
+
+    def paths(self) -> list[str]:
+        paths = {f"search/t/{n}.js" for n in range(self.shard_count)}
+        paths.update(f"search/r/{g}.js" for g in range(self.group_count))
+        paths.update(self.members())
+        return sorted(paths | {"search/meta.js", "search/v.js"})
+
+    def members(self) -> dict[str, list[str]]:
+        """{path: its terms, in order} of every shard, big term file and page file."""
+        if self._members is None:
+            members: dict[str, list[str]] = {}
+            for term in sorted(self.terms):
+                info = self.terms[term]
+                if info.big:
+                    members.setdefault("search/b/%08x.js" % info.hash, []).append(term)
+                    continue
+                members.setdefault(f"search/t/{info.hash % self.shard_count}.js", []).append(term)
+                if info.page:
+                    members.setdefault("search/p/%08x.js" % info.hash, []).append(term)
+            self._members = members
+        return self._members
+
+    def _text(self, term: str) -> str:
+        text = self.texts.get(term)
+        return text if text is not None else encode_term(self.index, self.index.entry(term))
+
+    def _records(self, term: str) -> dict:
+        records = self.records.get(term)
+        if records is None:
+            records = first_page_records(self.index.docs, term, self.terms[term].first)
+        return records
+
+    def text(self, path: str) -> str:
+        """The file at `path`, made from the index."""
+        name = path[len("search/"):-len(".js")]
+        docs = self.index.docs
+        if name == "meta":
+            return script("meta", "meta", self.meta)
+        if name == "v":
+            return script("villages", "v", self.villages)
+        if name.startswith("r/"):
+            g = int(name[2:])
+            return script("records", name, [record(doc, doc.snippet) for doc in docs[g * GROUP_SIZE:(g + 1) * GROUP_SIZE]])
+        terms = self.members().get(path, [])
+        if name.startswith("t/"):
+            shard = {"terms": {term: self.terms[term].small for term in terms},
+                     "pages": [term for term in terms if self.terms[term].page]}
+            return script("shard", name, shard)
+        data: dict = {"docs": {}}
+        if name.startswith("b/"):
+            data["terms"] = {term: self._text(term) for term in terms}
+        for term in terms:
+            data["docs"].update(self._records(term))
+        return script("shard" if name.startswith("b/") else "page", name, data)
+
+    def files(self) -> dict[str, str]:
+        return {path: self.text(path) for path in self.paths()}
+
+
+def export_all(docs: list[SearchDoc], kinds: list[tuple[str, str]], site, version: str = "") -> Exported:
+    """The whole index made afresh. On a large site the terms are shared out between
+    processes in runs of the sorted order: the same result as one process."""
     from .parallel import run_parallel, workers
 
-    terms = list(index.terms)
-    count = workers() if len(index.docs) >= PARALLEL_DOCS else 1
+    index = IndexBuilder(list(docs))
+    terms = index.terms + sorted(index.facets)
+    page_files = has_page_files(len(docs))
+    count = workers() if len(docs) >= PARALLEL_DOCS else 1
     bounds = [len(terms) * share // count for share in range(count + 1)]
-    parts = run_parallel([lambda start=start, end=end: _export_share(index, terms[start:end])
+    parts = run_parallel([lambda start=start, end=end: _term_results(index, terms[start:end], page_files)
                           for start, end in zip(bounds, bounds[1:])], min_jobs=2)
-    small, pages, big, files = {}, set(), [], {}
+    infos, texts, records = {}, {}, {}
     for part in parts:
-        small.update(part["small"])
-        pages |= part["pages"]
-        big += part["big"]
-        for path, data in part["files"].items():
-            into = files.setdefault(path, {key: {} for key in data})
-            for key, values in data.items():
-                into[key].update(values)
-    small.update({facet: encode_facet(numbers) for facet, numbers in index.facets.items()})
-    return {"small": small, "pages": pages, "big": big, "files": files}
+        for term, (info, text, made) in part.items():
+            infos[term] = info
+            if info.big:
+                texts[term] = text
+            if made is not None:
+                records[term] = made
+    return Exported(index, infos, kinds, site, version, texts=texts, records=records)
 
 
-def _export_share(index: IndexBuilder, terms: list[str]) -> dict:
-    docs = index.docs
-    small, pages, big, files = {}, set(), [], {}
-    page_files = -(-len(docs) // GROUP_SIZE) >= PAGE_FILES_FROM_GROUPS
+def export_changes(docs: list[SearchDoc], kinds: list[tuple[str, str]], site, state: ExportState) -> Exported | None:
+    """The index of `docs` from the previous export's state, when the documents are the same
+    ones in the same order and only some were edited (None otherwise: export everything).
 
-    def first_page_records(term: str, first: list[int]) -> dict:
-        return {str(n): record(docs[n], window(docs[n].snippet, term)) for n in first}
-
-    for term in terms:
-        entry = index.terms[term]
-        text = encode_term(index, entry)
-        if len(text) >= BIG_BYTES:
-            big.append(term)
-            data = files.setdefault(f"search/b/{file_key(term)}.js", {"terms": {}, "docs": {}})
-            data["terms"][term] = text
-            data["docs"].update(first_page_records(term, index.first_page(entry)))
-            continue
-        small[term] = text
-        if page_files and index.doc_count(entry) >= PAGE_FILE_MIN_DOCS:
-            first = index.first_page(entry)
-            if len({n // GROUP_SIZE for n in first}) > 2:
-                pages.add(term)
-                files.setdefault(f"search/p/{file_key(term)}.js", {"docs": {}})["docs"].update(first_page_records(term, first))
-    return {"small": small, "pages": pages, "big": big, "files": files}
+    Only the edited documents are analysed again, only their terms encoded again, and a first
+    page is ranked again only from its summary when a field's total length changed. Files
+    that nothing changed in are `unchanged`; the result is the same as `export_all`'s."""
+    index = state.index
+    old_docs = list(index.docs)
+    if len(old_docs) != len(docs) or any(a.key != b.key for a, b in zip(old_docs, docs)):
+        return None
+    edited = [n for n, (a, b) in enumerate(zip(old_docs, docs)) if a != b]
+    old_terms = state.terms
+    totals = list(index.totals)
+    touched: set[str] = set()
+    summaries: dict[str, Summary | None] = {}  # touched terms' summaries, kept up to date
+    for n in edited:
+        words = set().union(*(terms for terms, _ in analyse(old_docs[n]) + analyse(docs[n])))
+        before = {}
+        for term in words:
+            summary = summaries[term] if term in summaries else getattr(old_terms.get(term), "summary", None)
+            if summary is not None:
+                before[term] = (summary, index.combo(index.entry(term), summary.fields, n))
+            else:
+                summaries[term] = None
+        touched |= index.replace(n, old_docs[n], docs[n])
+        for term, (summary, combo) in before.items():
+            entry = index.entry(term)
+            if summary.fields != index.ranked_fields(entry):
+                summaries[term] = None
+                continue
+            summaries[term] = summary.moved(n, combo, index.combo(entry, summary.fields, n))
+    index.docs = list(docs)
+    new_totals = {f for f, (a, b) in enumerate(zip(totals, index.totals)) if a != b}
+    page_files = has_page_files(len(docs))
+    terms = dict(old_terms)
+    changed: set[str] = set()  # terms whose files must be made again
+    texts, records = {}, {}
+    for term in touched:
+        if term in index.facets or any(term in field for field in index.fields):
+            info, text, made = term_result(index, term, page_files, summaries.get(term))
+            terms[term] = info
+            if info.big:
+                texts[term] = text
+            if made is not None:
+                records[term] = made
+        else:
+            del terms[term]
+        changed.add(term)
+    edited_set = set(edited)
+    if new_totals:
+        for term, info in old_terms.items():
+            if term in touched or info.first is None or new_totals.isdisjoint(info.summary.fields):
+                continue
+            first = index.page(index.entry(term), info.summary)
+            if first != info.first:
+                page = not info.big and len({n // GROUP_SIZE for n in first}) > 2
+                terms[term] = info._replace(first=first, page=page)
+                changed.add(term)
+    for term, info in terms.items():  # records quoting an edited document
+        if (info.big or info.page) and not edited_set.isdisjoint(info.first):
+            changed.add(term)
+    exported = Exported(index, terms, kinds, site, state.version, texts=texts, records=records)
+    dirty = {"search/meta.js", "search/v.js"} | {f"search/r/{n // GROUP_SIZE}.js" for n in edited}
+    for term in changed:
+        for info, count in ((old_terms.get(term), state.shard_count), (terms.get(term), exported.shard_count)):
+            if info is None:
+                continue
+            if info.big:
+                dirty.add("search/b/%08x.js" % info.hash)
+                continue
+            dirty.add(f"search/t/{info.hash % count}.js")
+            if info.page:
+                dirty.add("search/p/%08x.js" % info.hash)
+    if exported.shard_count != state.shard_count:
+        dirty |= {path for path in exported.paths() if path.startswith("search/t/")}
+    exported.unchanged = {path: state.sums[path] for path in exported.paths() if path not in dirty and path in state.sums}
+    return exported
 
 
 def export(docs: list[SearchDoc], kinds: list[tuple[str, str]], site) -> tuple[dict[str, str], dict]:
     """{site path: file text} of the browser's index, and a summary for the search page."""
-    index = IndexBuilder(docs)
-    terms = export_terms(index)
-    small, pages, big, data_files = terms["small"], terms["pages"], sorted(terms["big"]), terms["files"]
-    small_bytes = sum(len(term) + len(text) + 6 for term, text in small.items())
-    shard_count = max(1, min(4096, -(-small_bytes // SHARD_BYTES)))
-    shards: dict[int, dict] = {n: {"terms": {}, "pages": []} for n in range(shard_count)}
-    for term in sorted(small):
-        shard = shards[term_hash(term) % shard_count]
-        shard["terms"][term] = small[term]
-        if term in pages:
-            shard["pages"].append(term)
-    files = {f"search/t/{n}.js": script("shard", f"t/{n}", shard) for n, shard in shards.items()}
-    for path in sorted(data_files):
-        files[path] = script("shard" if path.startswith("search/b/") else "page", path[len("search/"):-len(".js")], data_files[path])
-    group_count = -(-len(docs) // GROUP_SIZE)
-    for g in range(group_count):
-        members = docs[g * GROUP_SIZE:(g + 1) * GROUP_SIZE]
-        files[f"search/r/{g}.js"] = script("records", f"r/{g}", [record(doc, doc.snippet) for doc in members])
-    villages = [[v.id, v.village.name, t.slug] for t in site.townships for v in sorted(t.villages, key=lambda v: v.id)]
-    files["search/v.js"] = script("villages", "v", villages)
-    years = sorted({doc.year for doc in docs if doc.year}, reverse=True)
-    meta = {
-        "version": FORMAT_VERSION, "docs": len(docs), "fields": list(ALL_FIELDS), "boosts": list(ALL_BOOSTS),
-        "lengths": index.totals, "k1": K1, "b": B, "shards": shard_count, "group": GROUP_SIZE, "page": PAGE_SIZE,
-        "radius": SNIPPET_RADIUS, "townships": [[t.slug, t.name] for t in site.townships], "kinds": [list(k) for k in kinds],
-        "years": years, "big": " ".join(big), "lengthTable": [byte_to_length(code) for code in range(256)],
-    }
-    files["search/meta.js"] = script("meta", "meta", meta)
-    summary = {"documents": len(docs), "shards": shard_count, "big": len(big), "groups": group_count, "years": years,
-               "kinds": kinds, "townships": [(t.slug, t.name) for t in site.townships]}
-    return files, summary
+    exported = export_all(docs, kinds, site)
+    return exported.files(), exported.summary

@@ -1,0 +1,165 @@
+"""The browser's search index brought up to date after edits is the index made afresh.
+
+After an edit a build takes the previous export's state from the build cache and replaces
+only the edited documents (search_export.export_changes). These tests edit documents at
+random, many steps in a row, each step's state passed through pickle as the cache keeps it,
+and compare every file with a whole export of the same documents.
+"""
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import hashlib
+import pickle
+import random
+import sys
+
+import pytest
+
+from conftest import REPO, make_site, tree_bytes
+from generator import search_export
+from generator.content import load_content
+from generator.i18n import Translator
+from generator.search import documents, kind_labels
+from generator.site import Site
+
+TODAY = dt.date(2026, 11, 22)
+
+
+@pytest.fixture(scope="module")
+def county(tmp_path_factory):
+    sys.path.insert(0, str(REPO / "bench"))
+    try:
+        from corpus import generate
+    finally:
+        sys.path.remove(str(REPO / "bench"))
+    root = generate(tmp_path_factory.mktemp("county") / "site", notices=240, villages=12, seed=11)
+    content = load_content(root)
+    site = Site.from_content(content, TODAY)
+    t = Translator(content.config.language)
+    return documents(site, t), kind_labels(t), site
+
+
+@pytest.fixture
+def small_thresholds(monkeypatch):
+    """Every kind of index file on a small county: big terms, page files, several groups."""
+    monkeypatch.setattr(search_export, "BIG_BYTES", 400)
+    monkeypatch.setattr(search_export, "GROUP_SIZE", 4)
+    monkeypatch.setattr(search_export, "PAGE_FILES_FROM_GROUPS", 10)
+    monkeypatch.setattr(search_export, "PAGE_FILE_MIN_DOCS", 5)
+    monkeypatch.setattr(search_export, "PAGE_SIZE", 4)
+    monkeypatch.setattr(search_export, "SHARD_BYTES", 1500)
+
+
+def edit(rng: random.Random, doc, donors):
+    """One clerk's edit, from a typo to a rewrite: titles and texts taken from other
+    documents make common terms rarer or commoner, change first pages and field totals."""
+    donor = rng.choice(donors)
+    choice = rng.randrange(6)
+    if choice == 0:
+        return dataclasses.replace(doc, title=doc.title + rng.choice(["（更正）", "（第二次）", "公示", " LED 2026"]))
+    if choice == 1:
+        cut = rng.randrange(len(doc.body) + 1)
+        return dataclasses.replace(doc, body=doc.body[:cut], snippet=doc.snippet[:cut])
+    if choice == 2:
+        return dataclasses.replace(doc, body=doc.body + "\n" + donor.body, snippet=doc.snippet + donor.title)
+    if choice == 3:
+        return dataclasses.replace(doc, title=donor.title, tags=donor.tags)
+    if choice == 4:
+        return dataclasses.replace(doc, body="", title=doc.title[:2])
+    return dataclasses.replace(doc, body=donor.body * 3, kind=donor.kind, year=donor.year, date=donor.date)
+
+
+def checksums(files: dict[str, str]) -> dict[str, str]:
+    return {path: hashlib.sha256(text.encode("utf-8")).hexdigest() for path, text in files.items()}
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_random_edits_give_the_files_of_a_whole_export(county, small_thresholds, seed):
+    docs, kinds, site = county
+    rng = random.Random(seed)
+    first = search_export.export_all(docs, kinds, site, "v")
+    files = first.files()
+    assert {path.split("/")[1] for path in files if "/" in path[7:]} == {"b", "p", "r", "t"}
+    first.state.sums = checksums(files)
+    state = pickle.loads(pickle.dumps(first.state))  # as the build cache keeps it
+    current = list(docs)
+    fewer = 0
+    for step in range(6):
+        for n in rng.sample(range(len(current)), rng.choice([1, 1, 2, 5])):
+            current[n] = edit(rng, current[n], docs) if rng.random() < 0.85 else docs[n]  # or undone
+        exported = search_export.export_changes(current, kinds, site, state)
+        assert exported is not None
+        whole = search_export.export_all(current, kinds, site, "v").files()
+        assert exported.paths() == sorted(whole)
+        made = {path: exported.text(path) for path in exported.paths() if path not in exported.unchanged}
+        for path, text in whole.items():
+            if path in made:
+                assert made[path] == text, (step, path)
+            else:  # left as the previous build wrote it: its bytes must be right
+                assert exported.unchanged[path] == hashlib.sha256(text.encode("utf-8")).hexdigest(), (step, path)
+        fewer += len(made) < len(whole) // 2
+        exported.state.sums = checksums(whole)
+        state = pickle.loads(pickle.dumps(exported.state))
+    assert fewer  # an edit does not make the whole index again
+
+
+def test_one_title_edit_remakes_few_files(county, small_thresholds):
+    docs, kinds, site = county
+    first = search_export.export_all(docs, kinds, site, "v")
+    files = first.files()
+    first.state.sums = checksums(files)
+    edited = list(docs)
+    edited[100] = dataclasses.replace(docs[100], title=docs[100].title + "（更正）")
+    exported = search_export.export_changes(edited, kinds, site, pickle.loads(pickle.dumps(first.state)))
+    made = [path for path in exported.paths() if path not in exported.unchanged]
+    assert f"search/r/{100 // search_export.GROUP_SIZE}.js" in made and "search/meta.js" in made
+    assert len(made) < len(files) / 3, len(made)
+
+
+def test_added_or_removed_documents_mean_a_whole_export(county):
+    docs, kinds, site = county
+    state = search_export.export_all(docs, kinds, site, "v").state
+    assert search_export.export_changes(docs[:-1], kinds, site, state) is None
+    assert search_export.export_changes(docs[1:] + docs[:1], kinds, site, state) is None
+
+
+def test_summary_ranks_like_whoosh_scores_for_every_term(county, small_thresholds):
+    """The first page from a summary equals a plain sort of every document's score."""
+    docs, _, _ = county
+    index = search_export.IndexBuilder(list(docs))
+    n = len(docs)
+    for term in index.terms[::7]:
+        entry = index.entry(term)
+        fields = index.ranked_fields(entry)
+        totals: dict[int, float] = {}
+        for f in reversed(fields):  # body, then tags, then title: whoosh's order of sums
+            postings = entry[f]
+            term_idf, avgfl = search_export.idf(n, len(postings.docs)), index.totals[f] / n
+            for doc, tf in zip(postings.docs, postings.tfs):
+                value = search_export.bm25(term_idf, tf, search_export.byte_to_length(index.codes[f][doc]), avgfl)
+                value *= search_export.ALL_BOOSTS[f]
+                totals[doc] = value + totals[doc] if doc in totals else value
+        expected = sorted(totals, key=lambda doc: (-totals[doc], doc))[:search_export.PAGE_SIZE]
+        assert list(index.first_page(entry)) == expected, term
+
+
+def test_a_build_after_an_edit_updates_the_index_instead_of_making_it_again(tmp_path, monkeypatch):
+    from generator.build import build
+
+    root = make_site(tmp_path)
+    build(root, tmp_path / "out", TODAY)
+    made = []
+    whole = search_export.export_all
+    monkeypatch.setattr(search_export, "export_all", lambda *args: made.append(1) or whole(*args))
+    notice = root / "content" / "notices" / "xiaohe" / "road.yaml"
+    notice.write_text(notice.read_text(encoding="utf-8").replace("title: ", "title: 更正", 1), encoding="utf-8")
+    build(root, tmp_path / "out", TODAY)
+    assert made == []
+    records = "".join(p.read_text(encoding="utf-8") for p in (tmp_path / "out" / "search" / "r").glob("*.js"))
+    assert "更正" in records
+    # The same content exported whole, without the kept state: the same files.
+    (root / ".gongshi-cache" / "search" / "export.pickle").unlink()
+    build(root, tmp_path / "fresh", TODAY)
+    assert made == [1]
+    assert tree_bytes(tmp_path / "out" / "search") == tree_bytes(tmp_path / "fresh" / "search")
