@@ -330,12 +330,13 @@ class IndexBuilder:
             for doc, tf in zip(postings.docs, postings.tfs):
                 combos[doc] = get(doc, 0) | (1 + (tf << 8 | codes[doc])) << shift
         groups: dict[int, list[int]] = {}
+        kept = KEPT * PAGE_SIZE
         for doc in (sorted(combos) if len(fields) > 1 else combos):
             key = combos[doc]
             group = groups.get(key)
             if group is None:
                 groups[key] = [doc]
-            elif len(group) < PAGE_SIZE:
+            elif len(group) <= kept:  # one more than kept: the group is marked as cut
                 group.append(doc)
         return Summary.of(fields, groups)
 
@@ -351,6 +352,7 @@ class IndexBuilder:
         scored = []
         members = summary.members
         at = 0
+        page_size = PAGE_SIZE
         for key in summary.keys:
             total = None
             for shift, term_idf, avgfl, boost, known in parts:
@@ -362,8 +364,8 @@ class IndexBuilder:
                     k -= 1
                     value = known[k + 1] = bm25(term_idf, k >> 8, byte_to_length(k & 255), avgfl) * boost
                 total = value if total is None else value + total
-            count = members[at]
-            scored.append((-total, at + 1, count))
+            count = members[at] & COUNT_MASK
+            scored.append((-total, at + 1, min(count, page_size)))
             at += count + 1
         scored.sort(key=_score)
         # Whole groups, best first, until a page is full; then the groups tied with the last.
@@ -383,6 +385,11 @@ class IndexBuilder:
 
 KEY_BITS = 32
 KEY_MASK = (1 << KEY_BITS) - 1
+# A summary keeps this many pages' worth of each group's first documents, so that most
+# edits (a document leaving a group) can be applied to it without all the postings.
+KEPT = 2
+CUT = 1 << 31  # flag on a group's size: it has more documents than the summary keeps
+COUNT_MASK = CUT - 1
 
 
 def _score(item: tuple) -> float:
@@ -391,45 +398,61 @@ def _score(item: tuple) -> float:
 
 class Summary(NamedTuple):
     """A first page's `summary`, flat (it is kept in the build cache for thousands of terms):
-    the ranked fields, each group's combo, and per group its size then its documents."""
+    the ranked fields, each group's combo, and per group its size (with the CUT flag when
+    the group has more documents than kept) then its first documents."""
 
     fields: tuple[int, ...]
     keys: list[int]
     members: array
 
     @classmethod
-    def of(cls, fields: tuple[int, ...], groups: dict[int, list[int]]) -> "Summary":
+    def of(cls, fields: tuple[int, ...], groups: dict[int, list[int]], cut: set[int] = frozenset()) -> "Summary":
+        """From {combo: documents}; a group with more than KEPT pages of documents is cut."""
+        kept = KEPT * PAGE_SIZE
         members = array("I")
-        for docs in groups.values():
-            members.append(len(docs))
+        for key, docs in groups.items():
+            if len(docs) > kept or key in cut:
+                docs = docs[:kept]
+                members.append(len(docs) | CUT)
+            else:
+                members.append(len(docs))
             members.extend(docs)
         return cls(fields, list(groups), members)
 
-    def groups(self) -> dict[int, list[int]]:
-        groups, at = {}, 0
+    def groups(self) -> tuple[dict[int, list[int]], set[int]]:
+        groups, cut, at = {}, set(), 0
+        members = self.members
         for key in self.keys:
-            count = self.members[at]
-            groups[key] = list(self.members[at + 1:at + 1 + count])
+            size = members[at]
+            count = size & COUNT_MASK
+            groups[key] = list(members[at + 1:at + 1 + count])
+            if size & CUT:
+                cut.add(key)
             at += count + 1
-        return groups
+        return groups, cut
 
     def moved(self, number: int, old: int, new: int) -> "Summary | None":
         """The summary once document `number` went from combo `old` to `new` (0: not there),
-        or None when that cannot be known from the summary (a full group lost a member)."""
-        groups = self.groups()
+        or None when that cannot be known from the summary (a cut group fell below a page)."""
+        groups, cut = self.groups()
         if old:
-            group = groups[old]
+            group = groups.get(old)
+            if group is None:
+                return None
             if number in group:
-                if len(group) == PAGE_SIZE:
-                    return None  # the group may have had more members than it kept
                 group.remove(number)
-                if not group:
+                if old in cut and len(group) < PAGE_SIZE:
+                    return None  # its next documents were not kept
+                if not group and old not in cut:
                     del groups[old]
         if new:
             group = groups.setdefault(new, [])
-            insort(group, number)
-            del group[PAGE_SIZE:]
-        return Summary.of(self.fields, groups)
+            if new not in cut or (group and number < group[-1]):
+                insort(group, number)
+                if len(group) > KEPT * PAGE_SIZE:
+                    del group[KEPT * PAGE_SIZE:]
+                    cut.add(new)
+        return Summary.of(self.fields, groups, cut)
 
 
 def facet_terms(doc: SearchDoc) -> list[str]:
