@@ -18,6 +18,7 @@ from pathlib import Path, PurePosixPath
 from . import schema
 from .config import CONFIG_FILE, NOTICE_KINDS, SiteConfig, read_config
 from .errors import ContentError, Problem
+from .speed import gc_paused
 from .yamlfile import Loc, YamlFile
 
 COMMITMENT_STATUSES = ("planned", "in_progress", "done", "delayed", "cancelled")
@@ -162,6 +163,7 @@ class Content:
     notices: dict[str, Notice]
     root: Path
     masked: list[Problem] = field(default_factory=list)  # numbers masked under `on_unmasked_pii: mask`
+    slug_bases: dict[str, str] = field(default_factory=dict)  # township name -> site.slug_base(name)
 
 
 # Fields that hold personal numbers on purpose: officials' phones are published, and the
@@ -474,7 +476,7 @@ class ParseCache:
         self.used: dict = {}
         if path is not None and path.is_file():
             try:
-                with open(path, "rb") as f:
+                with open(path, "rb") as f, gc_paused():
                     stored = pickle.load(f)
                 if stored.get("version") == self.VERSION:
                     self.entries = stored["entries"]
@@ -592,8 +594,29 @@ def load_content(root: Path, cache_dir: Path | None = None) -> Content:
     problems += _cross_checks(villages, notices, village_locs)
     if problems or config is None:
         raise ContentError(problems or [Problem(CONFIG_FILE, 1, 1, "", "could not be read")])
+    slug_bases = _slug_bases({v.township for v in villages.values()}, cache)
     cache.save()
-    return Content(config=config, villages=villages, notices=notices, root=root, masked=sorted(set(masked)))
+    return Content(config=config, villages=villages, notices=notices, root=root, masked=sorted(set(masked)),
+                   slug_bases=slug_bases)
+
+
+def _slug_bases(names: set[str], cache: ParseCache) -> dict[str, str]:
+    """The townships' slugs come from pinyin, whose dictionaries take half a second to load:
+    kept in the parse cache by name and pypinyin's version."""
+    from importlib.metadata import version
+
+    from .site import slug_base
+
+    bases = {}
+    pinyin = version("pypinyin")
+    for name in sorted(names):
+        key = digest_of("slug", name, pinyin, _TOOL_VERSION)
+        base = cache.get(key)
+        if base is None:
+            base = slug_base(name)
+            cache.put(key, base)
+        bases[name] = base
+    return bases
 
 
 _TOOL_VERSION = __import__("generator").__version__

@@ -39,7 +39,9 @@ class Output:
         self.manifest_path = manifest_path
         self.previous = self._read_manifest()
         self.sums: dict[str, str] = {}  # site path -> sha256 of the bytes, for files written without a key
-        self._dirs: set[Path] = set()
+        # Plain strings, not Paths: a large site's rebuild links tens of thousands of files.
+        self._out, self._tmp = str(self.out_dir), str(self.tmp)
+        self._dirs: set[str] = set()
 
     # -- the previous build --------------------------------------------------------------
     def _read_manifest(self) -> dict:
@@ -61,9 +63,9 @@ class Output:
         """Link the previous build's file when it was made from the same key; False otherwise."""
         if self.previous_keys.get(site_path) != key:
             return False
-        if not (self.out_dir / site_path).is_file():
+        if not self._take_previous(site_path, self.path(site_path, made_from)):
+            del self.written[site_path]
             return False
-        self._take_previous(site_path, self.path(site_path, made_from))
         self.keys[site_path] = key
         return True
 
@@ -78,13 +80,13 @@ class Output:
         self.sums[site_path] = checksum
         return True
 
-    def _take_previous(self, site_path: str, target: Path) -> bool:
+    def _take_previous(self, site_path: str, target: str) -> bool:
         """Hard-link the previous build's file at `target` (a copy across file systems); False
         when it is gone. A file taken over counts as reused: the leak gate passed it before."""
-        old = self.out_dir / site_path
+        old = f"{self._out}/{site_path}"
         try:
             os.link(old, target)
-        except FileNotFoundError:
+        except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
             return False
         except OSError:
             shutil.copyfile(old, target)  # another file system, or links not allowed
@@ -92,15 +94,15 @@ class Output:
         return True
 
     # -- writing -------------------------------------------------------------------------
-    def path(self, site_path: str, made_from: str) -> Path:
+    def path(self, site_path: str, made_from: str) -> str:
         """The file to write for `site_path`; refuses a second page at the same path."""
         if site_path in self.written:
             raise BuildError(f"two pages map to {site_path}: {self.written[site_path]} and {made_from}")
         self.written[site_path] = made_from
-        target = self.tmp / site_path
-        parent = target.parent
+        target = f"{self._tmp}/{site_path}"
+        parent = target.rpartition("/")[0]
         if parent not in self._dirs:
-            parent.mkdir(parents=True, exist_ok=True)
+            os.makedirs(parent, exist_ok=True)
             self._dirs.add(parent)
         return target
 
@@ -112,7 +114,7 @@ class Output:
         target = self.path(site_path, made_from)
         if key is not None:
             self.keys[site_path] = key
-            target.write_bytes(data)
+            _write(target, data)
             return
         # A file made without a key (the search index, site-wide lists) whose bytes equal the
         # previous build's is linked, not written: it counts as reused, so the leak gate,
@@ -121,7 +123,7 @@ class Output:
         self.sums[site_path] = checksum
         if self.previous.get("sums", {}).get(site_path) == checksum and self._take_previous(site_path, target):
             return
-        target.write_bytes(data)
+        _write(target, data)
 
     def write_many(self, jobs, advance=None) -> None:
         """Make many files at once: `jobs` are (site_path, made_from, key, make) with `make()`
@@ -134,7 +136,7 @@ class Output:
             targets.append((self.path(site_path, made_from), make))
             if key is not None:
                 self.keys[site_path] = key
-        run_parallel([lambda target=target, make=make: target.write_bytes(make().encode("utf-8")) for target, make in targets])
+        run_parallel([lambda target=target, make=make: _write(target, make().encode("utf-8")) for target, make in targets])
         if advance is not None:
             advance(len(targets))
 
@@ -167,6 +169,11 @@ class Output:
 
     def discard(self) -> None:
         shutil.rmtree(self.tmp, ignore_errors=True)
+
+
+def _write(target: str, data: bytes) -> None:
+    with open(target, "wb") as out:
+        out.write(data)
 
 
 def _remove(folder: Path, background: bool) -> None:

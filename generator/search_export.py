@@ -649,8 +649,10 @@ class ExportState:
     def load(cls, path, version: str) -> "ExportState | None":
         import pickle
 
+        from .speed import gc_paused
+
         try:
-            with open(path, "rb") as source:
+            with open(path, "rb") as source, gc_paused():
                 state = pickle.load(source)
         except (OSError, EOFError, pickle.UnpicklingError, AttributeError, ImportError, TypeError, ValueError):
             return None  # missing or damaged: only costs a whole export

@@ -135,7 +135,7 @@ class Site:
     def from_content(cls, content: Content, today: dt.date) -> "Site":
         config = content.config
         townships: dict[str, TownshipPage] = {}
-        for name, slug in _township_slugs({v.township for v in content.villages.values()}).items():
+        for name, slug in _township_slugs({v.township for v in content.villages.values()}, content.slug_bases).items():
             townships[name] = TownshipPage(name=name, slug=slug, url=f"townships/{slug}.html")
         villages: dict[str, VillagePage] = {}
         for village in sorted(content.villages.values(), key=lambda v: v.id):
@@ -186,20 +186,25 @@ def _newest_first(notice: Notice):
     return (-notice.posted.toordinal(), notice.id)
 
 
-def _township_slugs(names: set[str]) -> dict[str, str]:
-    """Stable ASCII slugs from the townships' pinyin; homophones get -2, -3 in name order."""
+def _township_slugs(names: set[str], bases: dict[str, str] | None = None) -> dict[str, str]:
+    """Stable ASCII slugs from the townships' pinyin; homophones get -2, -3 in name order.
+    `bases` holds `slug_base(name)` of names already known (the parse cache keeps them)."""
     slugs: dict[str, str] = {}
     used: set[str] = set()
-    from pypinyin import lazy_pinyin  # slow to import (its dictionaries): only when slugs are made
-
     for name in sorted(names):
-        base = "".join(ch for ch in "".join(lazy_pinyin(name)).lower() if ch.isascii() and ch.isalnum()) or "township"
+        base = (bases or {}).get(name) or slug_base(name)
         slug, n = base, 2
         while slug in used:
             slug, n = f"{base}-{n}", n + 1
         used.add(slug)
         slugs[name] = slug
     return slugs
+
+
+def slug_base(name: str) -> str:
+    from pypinyin import lazy_pinyin  # slow to import (its dictionaries): only when slugs are made
+
+    return "".join(ch for ch in "".join(lazy_pinyin(name)).lower() if ch.isascii() and ch.isalnum()) or "township"
 
 
 def publish_beneficiary(person: Beneficiary, names_policy: str) -> PublishedBeneficiary:
