@@ -61,7 +61,8 @@ def build(root: Path, out_dir: Path | None = None, today: dt.date | None = None,
     # Phase two: render into a temporary folder, check it, swap it in.
     output = Output(out_dir, manifest_path(context.cache_dir, out_dir))
     try:
-        renderer = Renderer(root, content.config, today, extra_globals={"site": site, "project_fields": PROJECT_FIELDS, **context.globals})
+        renderer = Renderer(root, content.config, today, extra_globals={"site": site, "project_fields": PROJECT_FIELDS, **context.globals},
+                            cache_dir=cache)
         context.renderer = renderer
         with progress.stage("media") as advance:
             media = publish_media(site, root, output, advance)

@@ -350,13 +350,15 @@ class QrCache:
                 self._memory.popitem(last=False)
         return entry
 
-    def on_disk(self, payload: str) -> bool:
-        """Whether the payload is already encoded in memory or in the disk cache."""
-        key = self.key(payload)
-        if key in self._memory:
-            return True
-        file = self._file(key)
-        return file is not None and file.is_file()
+    def missing(self, payloads: list[str]) -> list[str]:
+        """The payloads not encoded yet, from one listing of the disk cache (a large site
+        has tens of thousands of codes: one stat each cost a tenth of a second)."""
+        stored: set[str] = set()
+        if self.dir is not None and self.dir.is_dir():
+            for folder in os.scandir(self.dir):
+                if folder.is_dir():
+                    stored.update(name[:-4] for name in os.listdir(folder.path) if name.endswith(".txt"))
+        return [payload for payload in payloads if (key := self.key(payload)) not in self._memory and key not in stored]
 
     def prepare(self, payload: str) -> None:
         """Encode (and store) the code now; returns nothing, so a worker process sends nothing back."""

@@ -80,7 +80,7 @@ class QrCodes:
         self.t = t
         self.cache = cache
         self._pages = [*site.villages.values(), *site.notices.values()]
-        self._fingerprints = {page.id: short_fingerprint(page) for page in site.notices.values()}
+        self._fingerprints: dict[str, str] = {}  # made when a page that prints one is rendered
         self._vcards = {
             (village.id, number): member_vcard(village.village, member, t)
             for village in site.villages.values()
@@ -124,7 +124,10 @@ class QrCodes:
         return Markup(self.cache.svg(payload, label, module_px=CONTACT_MODULE_PX))
 
     def fingerprint(self, notice_page) -> str:
-        return self._fingerprints[notice_page.id]
+        value = self._fingerprints.get(notice_page.id)
+        if value is None:
+            value = self._fingerprints[notice_page.id] = short_fingerprint(notice_page)
+        return value
 
     def vcard_path(self, village, number: int) -> str:
         return vcard_path(village.id, number)
@@ -155,7 +158,7 @@ class QrPlugin(Plugin):
         # Encode every new code now, so this stage's time is the QR cost; a large batch is
         # encoded on every core (each worker writes its codes to the disk cache). Codes
         # already cached are read only by pages that are rendered again, not by reused ones.
-        missing = [p for p in codes.payloads() if not self.cache.on_disk(p)]
+        missing = self.cache.missing(codes.payloads())
         run_parallel([lambda payload=payload: self.cache.prepare(payload) for payload in missing])
         context.globals["qr"] = codes
 

@@ -3,9 +3,12 @@ from __future__ import annotations
 
 import gzip
 import json
+import re
 from pathlib import Path
 
 import pytest
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
 from PIL import Image
 
 from generator.leakcheck import Leak, scan_site, scan_text
@@ -240,3 +243,24 @@ def test_leak_string_form():
 def test_build_stamps_and_versions_are_not_leaks():
     text = "生成于 20261122083015（2026-11-22T08:30:15+08:00），版本 20261122.1，缓存 1764000000123456"
     assert scan_text(text, "a.html") == []
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    private=st.sets(st.text(alphabet="王李张a", min_size=2, max_size=4), min_size=1, max_size=6),
+    public=st.sets(st.text(alphabet="王李张村a", min_size=2, max_size=6), max_size=4),
+    text=st.text(alphabet="王李张村a b，", max_size=60),
+)
+@example(private={"王李"}, public={"王李张"}, text="村王李张村")  # a private name inside a public one
+@example(private={"王李", "李张村"}, public=set(), text="王李张村")  # the first place wins
+def test_name_search_finds_what_one_regex_of_all_names_finds(private, public, text):
+    """At every place the longest name there, then on after it: what a regex alternation of
+    all names, longest first, finds (the finder avoids compiling such a regex per build)."""
+    from generator.leakcheck import _Names, _stands_alone
+
+    names = _Names(private, public)
+    words = sorted(names.owner, key=lambda w: (-len(w), w))
+    oracle = re.compile("|".join(re.escape(w) for w in words))
+    expected = [(m.start(), m.end(), m.group()) for m in oracle.finditer(text)
+                if names.owner[m.group()] and _stands_alone(text, m.start(), m.end())]
+    assert names.find(text) == expected
