@@ -29,10 +29,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Sequence
 
-import qrcode
-import qrcode.constants
 import zxingcpp
-from qrcode.exceptions import DataOverflowError
 
 __all__ = [
     "QUIET_ZONE",
@@ -49,7 +46,6 @@ __all__ = [
 QUIET_ZONE = 4
 #: Error-correction level: M restores about 15% damaged codewords (posters get dirty).
 ERROR_CORRECTION = "M"
-_EC = qrcode.constants.ERROR_CORRECT_M
 
 #: Bump when the cached file layout or the encoding parameters change.
 _FORMAT = "3"
@@ -88,7 +84,13 @@ def _encode_ascii(payload: str) -> Matrix:
 
 def _encode_text(payload: str) -> Matrix:
     """qrcode: UTF-8 bytes in byte mode without an ECI header, the form Chinese phone scanners expect."""
-    code = qrcode.QRCode(version=None, error_correction=_EC, box_size=1, border=0)
+    # Imported here: qrcode imports Pillow, half a second that a rebuild with every code
+    # already in the cache need not pay.
+    import qrcode
+    from qrcode.constants import ERROR_CORRECT_M
+    from qrcode.exceptions import DataOverflowError
+
+    code = qrcode.QRCode(version=None, error_correction=ERROR_CORRECT_M, box_size=1, border=0)
     code.add_data(payload)
     try:
         code.make(fit=True)  # smallest version that fits; best of the 8 masks
