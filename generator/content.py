@@ -466,22 +466,30 @@ class ParseCache:
     An entry is keyed by the file's bytes, its path (the id), the config, the numbers that
     are published on purpose and the tool's version: anything that changes how the file
     reads. Only files without problems are kept; a file with problems is read every time.
+
+    Kept in SHARDS files by the key's first hex digits, so that a rebuild after one edit
+    writes one small file again, not all ten thousand records.
     """
 
-    VERSION = 1
+    VERSION = 2
+    SHARDS = 256
 
-    def __init__(self, path: Path | None):
-        self.path = path
+    def __init__(self, folder: Path | None):
+        self.folder = folder
         self.entries: dict = {}
         self.used: dict = {}
-        if path is not None and path.is_file():
-            try:
-                with open(path, "rb") as f, gc_paused():
-                    stored = pickle.load(f)
-                if stored.get("version") == self.VERSION:
-                    self.entries = stored["entries"]
-            except Exception:  # a damaged or old cache only costs a full parse
-                self.entries = {}
+        if folder is not None and folder.is_dir():
+            with gc_paused():
+                for shard in sorted(os.listdir(folder)):
+                    if not shard.endswith(".pickle"):
+                        continue
+                    try:
+                        with open(folder / shard, "rb") as f:
+                            stored = pickle.load(f)
+                        if stored.get("version") == self.VERSION:
+                            self.entries.update(stored["entries"])
+                    except Exception:  # a damaged or old shard only costs parsing its files again
+                        continue
 
     def get(self, key: str):
         entry = self.entries.get(key)
@@ -492,14 +500,33 @@ class ParseCache:
     def put(self, key: str, entry) -> None:
         self.used[key] = entry
 
+    @staticmethod
+    def shard(key: str) -> str:
+        return key[-2:]  # hex digits of a hash (some keys start with a word)
+
     def save(self) -> None:
-        if self.path is None or self.used.keys() == self.entries.keys():
+        """Write the shards whose entries changed; entries not used by this load are dropped."""
+        if self.folder is None or self.used.keys() == self.entries.keys():
             return
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_suffix(".tmp")
-        with open(tmp, "wb") as f:
-            pickle.dump({"version": self.VERSION, "entries": self.used}, f, protocol=pickle.HIGHEST_PROTOCOL)
-        os.replace(tmp, self.path)
+        before: dict[str, set] = {}
+        after: dict[str, dict] = {}
+        for key in self.entries:
+            before.setdefault(self.shard(key), set()).add(key)
+        for key, entry in self.used.items():
+            after.setdefault(self.shard(key), {})[key] = entry
+        self.folder.mkdir(parents=True, exist_ok=True)
+        for shard in sorted(set(before) | set(after)):
+            entries = after.get(shard, {})
+            if entries.keys() == before.get(shard, set()):
+                continue
+            path = self.folder / f"{shard}.pickle"
+            if not entries:
+                path.unlink(missing_ok=True)
+                continue
+            tmp = path.with_suffix(".tmp")
+            with open(tmp, "wb") as f:
+                pickle.dump({"version": self.VERSION, "entries": entries}, f, protocol=pickle.HIGHEST_PROTOCOL)
+            os.replace(tmp, path)
 
 
 def _team_numbers(file: _File, cache: ParseCache) -> list:
@@ -531,7 +558,7 @@ def load_content(root: Path, cache_dir: Path | None = None) -> Content:
             config = read_config(source)
         problems += source.problems
 
-    cache = ParseCache(cache_dir / "content.pickle" if cache_dir is not None else None)
+    cache = ParseCache(cache_dir / "parsed" if cache_dir is not None else None)
     village_files = [_File(root, path) for path in content_files(root, "villages")]
     notice_files = [_File(root, path) for path in content_files(root, "notices")]
 

@@ -81,29 +81,54 @@ def _join(*parts) -> str:
     return "\n".join(p for p in parts if p)
 
 
-def documents(site, t) -> list[SearchDoc]:
+def documents(site, t, known: dict | None = None, sources: dict | None = None) -> list[SearchDoc]:
     """Every published village and notice. The list's order is the rank among equal scores
     (and the browser's document numbers): by township and village, each village before its
-    notices, notices newest first."""
+    notices, notices newest first.
+
+    `known` ({key: (source, document)}, from the previous build) gives back the documents
+    whose source (`_source`: the record's digest and the names and address it is shown
+    with) did not change; `sources` receives every document's source."""
     docs = []
+    known = known or {}
+    sources = {} if sources is None else sources
+
+    def document(key: str, source: str, make) -> SearchDoc:
+        sources[key] = source
+        previous = known.get(key)
+        return previous[1] if previous is not None and previous[0] == source else make()
+
     for township in site.townships:
         for village_page in sorted(township.villages, key=lambda v: v.id):
             village = village_page.village
-            plan = village.plan
-            body = _join(
-                plain_text(village.summary), village.status,
-                plan.title if plan else "", *(c.title for c in (plan.commitments if plan else ())),
-                *(_join(m.name, m.role, m.unit) for m in village.team),
-            )
-            docs.append(SearchDoc(
-                key=f"village:{village.id}", url=village_page.url, kind=VILLAGE_KIND, title=village.name,
-                tags=_join(township.name, t("search.kind_village"), village.status), body=body, snippet=body,
-                village=village.id, village_name=village.name, township=township.slug, township_name=township.name,
-                date="", year="",
-            ))
+            docs.append(document(f"village:{village.id}", _source(village, village_page.url, village_page, township, t),
+                                 lambda: village_document(village_page, township, t)))
             for page in sorted(village_page.notices, key=lambda n: (-n.notice.posted.toordinal(), n.id)):
-                docs.append(notice_document(page, village_page, township, t))
+                docs.append(document(f"notice:{page.notice.id}", _source(page.notice, page.url, village_page, township, t),
+                                     lambda: notice_document(page, village_page, township, t)))
     return docs
+
+
+def _source(record, url: str, village_page, township, t) -> str:
+    """What a record's document is made from besides the tool: any change, a new document."""
+    village = village_page.village
+    return "\0".join((record.digest, url, village.id, village.name, township.name, township.slug, t.language))
+
+
+def village_document(village_page, township, t) -> SearchDoc:
+    village = village_page.village
+    plan = village.plan
+    body = _join(
+        plain_text(village.summary), village.status,
+        plan.title if plan else "", *(c.title for c in (plan.commitments if plan else ())),
+        *(_join(m.name, m.role, m.unit) for m in village.team),
+    )
+    return SearchDoc(
+        key=f"village:{village.id}", url=village_page.url, kind=VILLAGE_KIND, title=village.name,
+        tags=_join(township.name, t("search.kind_village"), village.status), body=body, snippet=body,
+        village=village.id, village_name=village.name, township=township.slug, township_name=township.name,
+        date="", year="",
+    )
 
 
 def notice_document(page, village_page, township, t) -> SearchDoc:
@@ -138,16 +163,18 @@ class SearchPlugin(Plugin):
         from .search_export import ExportState, export_all, export_changes, state_version
 
         t = context.renderer.t
-        docs = documents(site, t)
         kinds = kind_labels(t)
         # After an edit, the previous export's state (in the build cache) is brought up to
         # date instead of indexing every document again: the same files (search_export.py).
         state_file = context.cache_dir / "search" / "export.pickle" if context.cache_dir is not None else None
         version = state_version()
         previous = ExportState.load(state_file, version) if state_file is not None else None
+        sources: dict[str, str] = {}
+        docs = documents(site, t, previous.known_documents() if previous is not None else None, sources)
         exported = export_changes(docs, kinds, site, previous) if previous is not None else None
         if exported is None:
             exported = export_all(docs, kinds, site, version)
+        exported.state.sources = sources
         paths = exported.paths()
         for site_path in paths:
             checksum = exported.unchanged.get(site_path)

@@ -589,6 +589,11 @@ class ExportState:
         self.terms = terms
         self.shard_count = shard_count
         self.sums: dict[str, str] = {}  # site path -> sha256 of the file as written
+        self.sources: dict[str, str] = {}  # document key -> what it was made from (search.documents)
+
+    def known_documents(self) -> dict:
+        """{key: (source, document)}: the documents to give back when their source is the same."""
+        return {doc.key: (self.sources[doc.key], doc) for doc in self.index.docs if doc.key in self.sources}
 
     def __getstate__(self) -> dict:
         """The postings packed field by field into a few long arrays: pickling thirty thousand

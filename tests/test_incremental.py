@@ -220,12 +220,30 @@ def test_the_parse_cache_never_hides_a_problem(tmp_path, monkeypatch):
     notice.write_text(notice.read_text(encoding="utf-8").split("postings:")[0]
                       + "postings:\n  - place: 村委会公开栏\n    photo: media/board.jpg\n", encoding="utf-8")
     first = load_content(root, cache)
-    assert (cache / "content.pickle").is_file()
+    assert list((cache / "parsed").glob("*.pickle"))
     assert load_content(root, cache).notices == first.notices  # the same records, from the cache
     (root / "content" / "media" / "board.jpg").unlink()
     with pytest.raises(ContentError) as err:
         load_content(root, cache)
     assert [p.message for p in err.value.problems] == ["file not found: content/media/board.jpg"]
+
+
+def test_an_edit_rewrites_one_or_two_parse_cache_shards(tmp_path):
+    from generator.content import load_content
+
+    root = generate(tmp_path / "site", notices=300, villages=10, seed=6)
+    cache = tmp_path / "cache"
+    first = load_content(root, cache)
+    shards = {p.name: p.read_bytes() for p in (cache / "parsed").glob("*.pickle")}
+    assert len(shards) > 100
+    notice = notice_files(root)[0]
+    notice.write_text(notice.read_text(encoding="utf-8").replace("title: ", "title: 更正", 1), encoding="utf-8")
+    second = load_content(root, cache)
+    now = {p.name: p.read_bytes() for p in (cache / "parsed").glob("*.pickle")}
+    changed = {name for name in shards.keys() | now.keys() if shards.get(name) != now.get(name)}
+    assert 1 <= len(changed) <= 2  # the old entry's shard and the new one's
+    assert second.notices[notice.stem].title.startswith("更正") and not first.notices[notice.stem].title.startswith("更正")
+    assert load_content(root, cache).notices == second.notices
 
 
 def test_the_parse_cache_follows_the_config(tmp_path):

@@ -170,3 +170,21 @@ def test_a_build_after_an_edit_updates_the_index_instead_of_making_it_again(tmp_
     build(root, tmp_path / "fresh", TODAY)
     assert made == [1]
     assert tree_bytes(tmp_path / "out" / "search") == tree_bytes(tmp_path / "fresh" / "search")
+
+
+def test_documents_from_the_previous_build_are_given_back_only_when_unchanged(tmp_path):
+    root = make_site(tmp_path)
+    content = load_content(root)
+    t = Translator(content.config.language)
+    sources: dict = {}
+    before = documents(Site.from_content(content, TODAY), t, None, sources)
+    known = {doc.key: (sources[doc.key], doc) for doc in before}
+    village = next((root / "content" / "villages").glob("*.yaml"))
+    village.write_text(village.read_text(encoding="utf-8").replace("name: ", "name: 新", 1), encoding="utf-8")
+    edited = load_content(root)
+    site = Site.from_content(edited, TODAY)
+    again = documents(site, t, known, {})
+    assert again == documents(site, t)  # the village's new name reached its notices' documents too
+    assert any("新" in doc.village_name for doc in again) and again != before
+    same = documents(Site.from_content(content, TODAY), t, known, {})
+    assert same == before and all(a is b for a, b in zip(same, before))  # given back, not made again
