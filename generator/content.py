@@ -10,6 +10,7 @@ import datetime as dt
 import hashlib
 import os
 import pickle
+import posixpath
 import re
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -422,23 +423,26 @@ def _read(root: Path, path: Path) -> tuple[YamlFile, str]:
     return YamlFile(relpath, text), hashlib.sha256(data).hexdigest()
 
 
-def content_files(root: Path, kind: str) -> list[Path]:
+def content_files(root: Path, kind: str) -> list[str]:
+    """The YAML files of `content/<kind>/` (villages: the folder itself; notices: any depth),
+    as paths relative to the root, in path order (one scandir walk: ten thousand notices)."""
+    from .inputs import files_under
+
     folder = root / "content" / kind
-    if not folder.is_dir():
-        return []
-    pattern = "*.yaml" if kind == "villages" else "**/*.yaml"
-    files = [p for p in folder.glob(pattern) if p.is_file()]
-    files += [p for p in folder.glob(pattern.replace("yaml", "yml")) if p.is_file()]
-    return sorted(files)
+    names = files_under(folder, (".yaml", ".yml"))
+    if kind == "villages":
+        names = [name for name in names if "/" not in name]
+    return sorted((f"content/{kind}/{name}" for name in names), key=lambda name: name.split("/"))
 
 
 class _File:
     """A content file: its bytes and hash now, its YAML only when a record must be read."""
 
-    def __init__(self, root: Path, path: Path):
-        self.path = path
-        self.relpath = path.relative_to(root).as_posix()
-        self.data = path.read_bytes()
+    def __init__(self, root: Path, relpath: str):
+        self.relpath = relpath
+        self.stem = posixpath.splitext(posixpath.basename(relpath))[0]
+        with open(os.path.join(root, relpath), "rb") as f:
+            self.data = f.read()
         self.digest = hashlib.sha256(self.data).hexdigest()
         self._source: YamlFile | None = None
 
@@ -659,9 +663,9 @@ def _photos_exist(notice: Notice, root: Path) -> bool:
 
 
 def _file_id(file: "_File", problems: list[Problem]) -> str | None:
-    if schema.ID_PATTERN.match(file.path.stem):
-        return file.path.stem
-    problems.append(Problem(file.relpath, 1, 1, "", f"file name '{file.path.stem}' is not a valid id: use lower-case letters, digits and '-' (it becomes the page's address)"))
+    if schema.ID_PATTERN.match(file.stem):
+        return file.stem
+    problems.append(Problem(file.relpath, 1, 1, "", f"file name '{file.stem}' is not a valid id: use lower-case letters, digits and '-' (it becomes the page's address)"))
     return None
 
 
