@@ -482,6 +482,8 @@ class ParseCache:
         self.folder = folder
         self.entries: dict = {}
         self.used: dict = {}
+        if folder is not None:
+            (folder.parent / "content.pickle").unlink(missing_ok=True)  # the single-file cache of earlier versions
         if folder is not None and folder.is_dir():
             with gc_paused():
                 for shard in sorted(os.listdir(folder)):
