@@ -174,7 +174,7 @@ def assign_keys(site: Site, base: str, media: dict, plugins) -> None:
         cited = sorted({ref for c in (village.village.plan.commitments if village.village.plan else ()) for ref in c.notices})
         cited_digests = [site.notices[ref].notice.digest if ref in site.notices else "-" for ref in cited]
         village.key = digest(base, "village", village.village.digest, village.township.slug,
-                             *(n.notice.digest for n in village.notices), *cited_digests, *extra(village))
+                             *(f"{n.id}:{n.notice.digest}" for n in village.notices), *cited_digests, *extra(village))
     for township in site.townships:
-        parts = [f"{v.village.digest}:{','.join(n.notice.digest for n in v.notices)}" for v in township.villages]
+        parts = [f"{v.id}:{v.village.digest}:{','.join(f'{n.id}:{n.notice.digest}' for n in v.notices)}" for v in township.villages]
         township.key = digest(base, "township", township.name, township.slug, *parts, *extra(township))

@@ -11,6 +11,7 @@ year, source, village and kind) and the county (by township, year, source and ki
 """
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -65,25 +66,34 @@ class Rollup:
 
 
 class FundRollups:
-    """The roll-ups of a whole site, built once from its published notices."""
+    """The roll-ups of a whole site, each made from its published notices when first asked
+    for: a rebuild that reuses every village and township page makes only the county's."""
 
     def __init__(self, site, t):
         self.t = t
-        self.county = self._rollup("county", [n for n in site.notices.values() if n.notice.funds], COUNTY_DIMENSIONS, site)
-        self._townships = {
-            township.slug: self._rollup("township", _fund_notices(township.villages), TOWNSHIP_DIMENSIONS, township)
-            for township in site.townships
-        }
-        self._villages = {
-            village.id: self._rollup("village", _fund_notices([village]), VILLAGE_DIMENSIONS, village)
-            for village in site.villages.values()
-        }
+        self._site = site
+        self._townships_by_slug = {township.slug: township for township in site.townships}
+        self._townships: dict[str, Rollup] = {}
+        self._villages: dict[str, Rollup] = {}
+
+    @functools.cached_property
+    def county(self) -> Rollup:
+        site = self._site
+        return self._rollup("county", [n for n in site.notices.values() if n.notice.funds], COUNTY_DIMENSIONS, site)
 
     def village(self, village_id: str) -> Rollup:
-        return self._villages[village_id]
+        rollup = self._villages.get(village_id)
+        if rollup is None:
+            village = self._site.villages[village_id]
+            rollup = self._villages[village_id] = self._rollup("village", _fund_notices([village]), VILLAGE_DIMENSIONS, village)
+        return rollup
 
     def township(self, slug: str) -> Rollup:
-        return self._townships[slug]
+        rollup = self._townships.get(slug)
+        if rollup is None:
+            township = self._townships_by_slug[slug]
+            rollup = self._townships[slug] = self._rollup("township", _fund_notices(township.villages), TOWNSHIP_DIMENSIONS, township)
+        return rollup
 
     # -- building ------------------------------------------------------------------------------
     def _rollup(self, scope: str, pages: list, dimensions: tuple[str, ...], owner) -> Rollup:
@@ -99,8 +109,9 @@ class FundRollups:
             sums = {village.id: ZERO for village in owner.villages}
         elif dimension == "township":
             sums = {township.name: ZERO for township in owner.townships}
+        key_of = _KEYS[dimension]
         for page in pages:
-            key = _key(dimension, page)
+            key = key_of(page)
             sums[key] = sums.get(key, ZERO) + page.notice.funds.total
         rows = [self._share(dimension, key, amount, total, owner) for key, amount in sums.items()]
         rows.sort(key=_order(dimension))
@@ -152,16 +163,14 @@ def _fund_notices(villages) -> list:
     return [page for village in villages for page in village.notices if page.notice.funds]
 
 
-def _key(dimension: str, page):
-    if dimension == "year":
-        return page.year
-    if dimension == "source":
-        return page.notice.funds.source or ""
-    if dimension == "kind":
-        return page.notice.kind
-    if dimension == "village":
-        return page.village.id
-    return page.village.township.name
+# What a notice counts under in each breakdown.
+_KEYS = {
+    "year": lambda page: page.year,
+    "source": lambda page: page.notice.funds.source or "",
+    "kind": lambda page: page.notice.kind,
+    "village": lambda page: page.village.id,
+    "township": lambda page: page.village.township.name,
+}
 
 
 def _order(dimension: str):

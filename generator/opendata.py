@@ -17,12 +17,19 @@ Excel and WPS, where most readers will open the files, otherwise show Chinese as
 amounts as exact decimal strings in yuan with two decimals (`60000.00`), never floats;
 dates as YYYY-MM-DD; an empty cell means "not stated". Rows are sorted, so the same
 content gives the same bytes.
+
+A rebuild after a small edit makes only the edited notices' and villages' rows: the CSV
+lines of each are kept in the build cache under their page keys (`RowCache`), each table is
+its header and those lines joined, and a file whose bytes did not change is linked from the
+previous build; each notice's JSON file is reused under its page key.
 """
 from __future__ import annotations
 
 import csv
 import io
 import json
+import os
+import pickle
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -133,13 +140,78 @@ def cell(value) -> str:
     return str(value)
 
 
-def csv_text(table: Table, rows: list[dict]) -> str:
+def csv_lines(table: Table, rows: list[dict]) -> str:
+    """The CSV lines of `rows`, without header: a writer keeps no state from row to row, so
+    a table's text is its header followed by the lines of its rows made at any time."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator=LINE_END)
-    writer.writerow([column.name for column in table.columns])
     for row in rows:
         writer.writerow([cell(row[column.name]) for column in table.columns])
-    return BOM + buffer.getvalue()
+    return buffer.getvalue()
+
+
+def csv_header(table: Table) -> str:
+    return BOM + csv_lines(table, [{column.name: column.name for column in table.columns}])
+
+
+def csv_text(table: Table, rows: list[dict]) -> str:
+    return csv_header(table) + csv_lines(table, rows)
+
+
+def item_count(funds) -> int:
+    """Rows a notice has in `fund_items.csv` (see `OpenData._fund_item_rows`)."""
+    return 0 if funds is None else len(funds.items) or 1
+
+
+class RowCache:
+    """The CSV lines of each notice and village, kept in the build cache between builds.
+
+    Entries are keyed by the page's key (a hash of everything the page shows, which includes
+    all its rows show: its file, its village's, the config, the date, the tool) and its id:
+    the same key, the same lines. The file keeps only the entries the last build used; a
+    missing, damaged or other version's file only costs making every line again.
+    """
+
+    VERSION = 2
+    KINDS = {"notices": 3, "villages": 2}  # kind -> the number of texts of an entry
+
+    def __init__(self, path=None):
+        self.path = path
+        self.old: dict[str, dict] = {kind: {} for kind in self.KINDS}
+        self.new: dict[str, dict] = {kind: {} for kind in self.KINDS}
+        self.made = 0
+        if path is not None:
+            try:
+                with open(path, "rb") as source:
+                    state = pickle.load(source)
+                if state.get("version") == self.VERSION and all(isinstance(state.get(kind), dict) for kind in self.KINDS):
+                    self.old = {kind: state[kind] for kind in self.KINDS}
+            except Exception:  # missing or damaged: every line is made again
+                pass
+
+    def entry(self, kind: str, page_key: str, page_id: str, make) -> tuple[str, ...]:
+        """The texts kept for a notice's or village's page of this key and id, else `make()`'s."""
+        if not page_key:  # a page without a key (a build without keys): nothing to go by
+            self.made += 1
+            return make()
+        key = f"{page_key} {page_id}"
+        found = self.old[kind].get(key)
+        if not (isinstance(found, tuple) and len(found) == self.KINDS[kind]):
+            found = make()
+            self.made += 1
+        self.new[kind][key] = found
+        return found
+
+    def save(self) -> None:
+        if self.path is None:
+            return
+        if not self.made and all(len(self.new[kind]) == len(self.old[kind]) for kind in self.KINDS):
+            return  # every entry was used and none made: the file already holds exactly these
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.path.with_suffix(".tmp")
+        with open(tmp, "wb") as out:
+            pickle.dump({"version": self.VERSION, **self.new}, out, protocol=pickle.HIGHEST_PROTOCOL)
+        os.replace(tmp, self.path)
 
 
 # -- the open data of one site ---------------------------------------------------------------
@@ -151,16 +223,21 @@ class OpenData:
         self.site = site
         self.config = site.config
         self.t = t
-        self.rows = {
-            "villages": [self._village_row(v) for v in site.villages.values()],
-            "notices": [self._notice_row(n) for n in self._notices()],
-            "fund_items": [row for n in self._notices() for row in self._fund_item_rows(n)],
-            "commitments": [row for v in site.villages.values() for row in self._commitment_rows(v)],
+        # Before any page is rendered the pages need only how many rows there are; the
+        # tables themselves are made when written (see `make_files`).
+        self.village_items = {village_id: 0 for village_id in site.villages}
+        for page in site.notices.values():
+            self.village_items[page.village.village.id] += item_count(page.notice.funds)
+        self.row_counts = {
+            "villages": len(site.villages),
+            "notices": len(site.notices),
+            "fund_items": sum(self.village_items.values()),
+            "commitments": sum(len(v.village.plan.commitments) for v in site.villages.values() if v.village.plan),
         }
-        self.files = {table.name: csv_text(table, self.rows[table.name]) for table in TABLES}
-        self.village_items: dict[str, list[dict]] = {village_id: [] for village_id in site.villages}
-        for row in self.rows["fund_items"]:
-            self.village_items[row["village_id"]].append(row)
+        self._files: dict[str, bytes] | None = None
+        self._village_files: dict[str, str] = {}
+        self._sorted: list | None = None
+        self._record_keys: dict[str, str] = {}  # notice id -> key of its JSON file
 
     # Where things go: templates link to these site paths.
     index_path = "data/index.html"
@@ -179,19 +256,55 @@ class OpenData:
         return f"data/notices/{notice_id}.json"
 
     def village_item_count(self, village_id: str) -> int:
-        return len(self.village_items[village_id])
+        return self.village_items[village_id]
 
     def tables(self) -> list[dict]:
         """For the download lists: each table's path, title and number of rows."""
         return [
             {"name": table.name, "path": self.table_path(table.name), "title": self.t(f"opendata.table.{table.name}.title"),
-             "rows": len(self.rows[table.name])}
+             "rows": self.row_counts[table.name]}
             for table in TABLES
         ]
 
+    # -- the tables ------------------------------------------------------------------------------
+    @property
+    def files(self) -> dict[str, bytes]:
+        """Each table's CSV file, encoded."""
+        if self._files is None:
+            self.make_files(RowCache())
+        return self._files
+
+    def make_files(self, cache: RowCache) -> None:
+        """The four tables and each village's fund items, joined from each notice's and
+        village's lines (from `cache` when made from the same things before)."""
+        tables: dict[str, list[str]] = {table.name: [] for table in TABLES}
+        for page in self.site.villages.values():
+            village_line, commitment_lines = cache.entry("villages", page.key, page.village.id, lambda page=page: (
+                csv_lines(TABLE["villages"], [self._village_row(page)]),
+                csv_lines(TABLE["commitments"], self._commitment_rows(page))))
+            tables["villages"].append(village_line)
+            tables["commitments"].append(commitment_lines)
+        village_items: dict[str, list[str]] = {village_id: [] for village_id in self.site.villages}
+        self._record_keys = {}
+        for page in self._notices():
+            notice_id = page.notice.id
+            notice_line, item_lines, record_key = cache.entry("notices", page.key, notice_id, lambda page=page: (
+                csv_lines(TABLE["notices"], [self._notice_row(page)]),
+                csv_lines(TABLE["fund_items"], self._fund_item_rows(page)),
+                digest(page.key, self.notice_path(page.id))))
+            tables["notices"].append(notice_line)
+            tables["fund_items"].append(item_lines)
+            village_items[page.village.village.id].append(item_lines)
+            self._record_keys[notice_id] = record_key
+        self._files = {name: (csv_header(TABLE[name]) + "".join(lines)).encode("utf-8") for name, lines in tables.items()}
+        header = csv_header(TABLE["fund_items"])
+        self._village_files = {village_id: header + "".join(lines) for village_id, lines in village_items.items()}
+
     # -- rows ------------------------------------------------------------------------------------
     def _notices(self) -> list:
-        return sorted(self.site.notices.values(), key=lambda n: (n.village.id, n.notice.posted, n.id))
+        if self._sorted is None:
+            self._sorted = sorted(self.site.notices.values(), key=lambda n: (n.village.village.id, n.notice.posted, n.notice.id))
+        return self._sorted
 
     def _village_row(self, page) -> dict:
         village = page.village
@@ -259,7 +372,7 @@ class OpenData:
         }
 
     def _resource(self, table: Table) -> dict:
-        data = self.files[table.name].encode("utf-8")
+        data = self.files[table.name]
         schema: dict = {"fields": [self._field(table, column) for column in table.columns],
                         "primaryKey": list(table.primary_key), "missingValues": [""]}
         if table.foreign_keys:
@@ -356,20 +469,26 @@ class OpenData:
         }
 
     # -- writing ---------------------------------------------------------------------------------
-    def write(self, output, renderer, advance) -> None:
+    def write(self, output, renderer, advance, cache: RowCache | None = None) -> None:
+        self.make_files(cache or RowCache())
         for table in TABLES:
-            output.write_text(self.table_path(table.name), self.files[table.name], f"open data: {table.name}")
+            output.write_bytes(self.table_path(table.name), self.files[table.name], f"open data: {table.name}")
         package = self.package()
         output.write_text(self.package_path, dumps(package), "open data: package descriptor")
-        for village_id, rows in self.village_items.items():
-            output.write_text(self.village_items_path(village_id), csv_text(TABLE["fund_items"], rows), f"open data: village {village_id}")
-        photos = published_photos(output)
+        for village_id, text in self._village_files.items():
+            output.write_text(self.village_items_path(village_id), text, f"open data: village {village_id}")
+        photos = None  # made when a record is first made: most builds reuse every record
         for page in self._notices():
-            path, key = self.notice_path(page.id), digest(page.key, self.notice_path(page.id))
-            if not output.reuse(path, key, f"open data: notice {page.id}"):
-                output.write_text(path, dumps(self.notice_record(page, photos)), f"open data: notice {page.id}", key=key)
+            notice_id = page.notice.id
+            path, key, made_from = self.notice_path(notice_id), self._record_keys[notice_id], f"open data: notice {notice_id}"
+            if not output.reuse(path, key, made_from):
+                if photos is None:
+                    photos = published_photos(output)
+                output.write_text(path, dumps(self.notice_record(page, photos)), made_from, key=key)
             advance()
         output.write_text(self.index_path, renderer.render("data_index.html", self.index_path, package=package), "open data: column guide")
+        if cache is not None:
+            cache.save()
 
 
 def dumps(record: dict) -> str:
@@ -380,11 +499,13 @@ def dumps(record: dict) -> str:
 def published_photos(output) -> dict[str, str]:
     """content photo path -> site path of its published full-size image (set by the media stage)."""
     photos: dict[str, str] = {}
-    for site_path, made_from in sorted(output.written.items()):
-        if made_from.startswith("content/") and site_path.startswith("media/") and not site_path.endswith(".thumb.jpg"):
+    media = sorted((site_path, made_from) for site_path, made_from in output.written.items() if site_path.startswith("media/"))
+    for site_path, made_from in media:
+        if made_from.startswith("content/") and not site_path.endswith(".thumb.jpg"):
             photos[made_from[len("content/"):]] = site_path
     return photos
 
 
 def write_open_data(site, context, output, advance) -> None:
-    context.globals["open_data"].write(output, context.renderer, advance)
+    cache_file = context.cache_dir / "opendata" / "rows.pickle" if context.cache_dir is not None else None
+    context.globals["open_data"].write(output, context.renderer, advance, RowCache(cache_file))
