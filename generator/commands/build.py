@@ -2,6 +2,9 @@
 from __future__ import annotations
 
 HELP = "check the content and build the site into a folder (the old site stays until the new one is complete)"
+# Everything is written and closed when run() returns: the process leaves without tearing
+# down the site model (cli.console).
+LEAVE_AT_ONCE = True
 
 
 def add_arguments(parser) -> None:
