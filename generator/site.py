@@ -14,6 +14,7 @@ from decimal import Decimal
 
 from .content import Beneficiary, Content, Notice, Village
 from .config import NOTICE_KINDS, SiteConfig
+from .privacy import mask_name
 
 
 @dataclass(frozen=True)
@@ -208,8 +209,6 @@ def slug_base(name: str) -> str:
 
 
 def publish_beneficiary(person: Beneficiary, names_policy: str) -> PublishedBeneficiary:
-    from .privacy import mask_name
-
     return PublishedBeneficiary(
         name=mask_name(person.name, names_policy),
         household_size=person.household_size,
