@@ -436,19 +436,31 @@ def content_files(root: Path, kind: str) -> list[str]:
 
 
 class _File:
-    """A content file: its bytes and hash now, its YAML only when a record must be read."""
+    """A content file: its hash now (from the build's hashing of its inputs when it has one),
+    its bytes and YAML only when a record must be read."""
 
-    def __init__(self, root: Path, relpath: str):
+    def __init__(self, root: Path, relpath: str, known: dict[str, str] | None = None):
         self.relpath = relpath
         self.stem = posixpath.splitext(posixpath.basename(relpath))[0]
-        with open(os.path.join(root, relpath), "rb") as f:
-            self.data = f.read()
-        self.digest = hashlib.sha256(self.data).hexdigest()
+        self._path = os.path.join(root, relpath)
         self._source: YamlFile | None = None
+        self.data: bytes | None = None
+        digest = (known or {}).get(relpath)
+        if digest is None:
+            self._read()
+        else:
+            self.digest = digest
+
+    def _read(self) -> None:
+        with open(self._path, "rb") as f:
+            self.data = f.read()
+        self.digest = hashlib.sha256(self.data).hexdigest()  # of the bytes read, whatever was known
 
     @property
     def source(self) -> YamlFile:
         if self._source is None:
+            if self.data is None:
+                self._read()
             try:
                 self._source = YamlFile(self.relpath, self.data.decode("utf-8"))
             except UnicodeDecodeError as exc:
@@ -460,7 +472,7 @@ class _File:
     def release(self) -> None:
         """Drop the bytes and the YAML tree once the record is made: a large site has ten
         thousand files, and their located trees would take hundreds of megabytes."""
-        self.data = b""
+        self.data = None
         self._source = None
 
 
@@ -537,13 +549,12 @@ class ParseCache:
 
 def _team_numbers(file: _File, cache: ParseCache) -> list:
     """The work team's phones in a village file (published on purpose), cached by the file's hash."""
-    key = "phones:" + file.digest
-    numbers = cache.get(key)
+    numbers = cache.get("phones:" + file.digest)
     if numbers is None:
         source = file.source
         numbers = [v.data for path, v in source.walk_text() if re.match(r"^team\[\d+\]\.(phone|unit_phone)$", path)]
         numbers += [str(value) for _, value in _walk_numbers(source)]
-        cache.put(key, numbers)
+        cache.put("phones:" + file.digest, numbers)  # the digest of the bytes just read
     return numbers
 
 
@@ -565,8 +576,9 @@ def load_content(root: Path, cache_dir: Path | None = None) -> Content:
         problems += source.problems
 
     cache = ParseCache(cache_dir / "parsed" if cache_dir is not None else None)
-    village_files = [_File(root, path) for path in content_files(root, "villages")]
-    notice_files = [_File(root, path) for path in content_files(root, "notices")]
+    known = _known_digests(root)
+    village_files = [_File(root, path, known) for path in content_files(root, "villages")]
+    notice_files = [_File(root, path, known) for path in content_files(root, "notices")]
 
     # Personal numbers are dealt with on the raw text, before any record exists.
     numbers = list(config.supervision_phones) if config else []
@@ -599,6 +611,7 @@ def load_content(root: Path, cache_dir: Path | None = None) -> Content:
         masked.extend(file_masked)
         if record is None or source.problems:
             return record_id, None
+        key = digest_of(kind, file.relpath, file.digest, reading)  # the digest of the bytes just read
         village_value = source.root.data.get("village") if kind == "notices" else None
         entry = (record, file_masked, village_value.loc if village_value is not None else None)
         if record_id:
@@ -657,6 +670,13 @@ _TOOL_VERSION = __import__("generator").__version__
 
 def digest_of(*parts) -> str:
     return hashlib.sha256("\0".join(str(p) for p in parts).encode("utf-8")).hexdigest()
+
+
+def _known_digests(root: Path) -> dict[str, str]:
+    """{relpath: sha256} of the content files this process has just hashed (inputs.py)."""
+    from .inputs import hashed
+
+    return {f"content/{name}": value for name, value in hashed(root / "content").items()}
 
 
 def _photos_exist(notice: Notice, root: Path) -> bool:

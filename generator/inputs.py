@@ -49,10 +49,22 @@ def files_under(folder: Path, suffixes: tuple[str, ...] = ()) -> list[str]:
     return found
 
 
+# sha256 of each file hashed by this process: {real path of the folder: {name: hash}}.
+# Loading the content then takes a file's hash from here instead of reading the file again;
+# every build hashes its inputs first, so an entry is never older than the build using it.
+_SEEN: dict[str, dict[str, str]] = {}
+
+
+def hashed(folder: Path) -> dict[str, str]:
+    """{name relative to `folder`: sha256 hex} of the files this process last hashed there."""
+    return _SEEN.get(os.path.realpath(folder), {})
+
+
 def _hash_files(folder: Path, names: list[str]) -> str:
     """One hash of the files' names and bytes, in order (os.read: ten thousand small files)."""
     h = hashlib.sha256()
     base = str(folder)
+    seen = _SEEN[os.path.realpath(base)] = {}
     for name in names:
         fd = os.open(os.path.join(base, name), os.O_RDONLY)
         try:
@@ -62,6 +74,7 @@ def _hash_files(folder: Path, names: list[str]) -> str:
         finally:
             os.close(fd)
         data = b"".join(chunks)
+        seen[name] = hashlib.sha256(data).hexdigest()
         encoded = name.encode("utf-8", "surrogateescape")
         h.update(len(encoded).to_bytes(8, "little"))
         h.update(encoded)

@@ -308,3 +308,36 @@ def test_a_large_old_site_is_removed_after_the_build_returns(tmp_path, monkeypat
     while [p for p in tmp_path.iterdir() if p.name.startswith(".out.")] and time.monotonic() < deadline:
         time.sleep(0.05)
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".out.")] == []
+
+
+def test_content_hashed_for_the_inputs_is_not_read_again_and_never_mis_keyed(tmp_path, monkeypatch):
+    """Loading takes each file's hash from the build's input hashing; a file that changed in
+    between is parsed from the bytes read, and cached under those bytes' hash."""
+    import hashlib
+
+    from generator import inputs
+    from generator.content import load_content
+
+    root = generate(tmp_path / "site", notices=6, villages=1, seed=9)
+    cache = tmp_path / "cache"
+    notice = notice_files(root)[0]
+    load_content(root, cache)  # every record in the parse cache
+    inputs.inputs_digest(root, tmp_path / "out", TODAY)
+    reads = []
+    real_open = open
+    monkeypatch.setattr("builtins.open", lambda path, *a, **k: reads.append(str(path)) or real_open(path, *a, **k))
+    load_content(root, cache)
+    assert not any(path.endswith(".yaml") and "/content/" in path for path in reads)  # every hash was known
+    monkeypatch.undo()
+    # The file changes after its hash was taken, and that hash is not in the cache.
+    hashed = inputs.hashed(root / "content")
+    relative = notice.relative_to(root / "content").as_posix()
+    text = notice.read_text(encoding="utf-8")
+    planned = text.replace("title: ", "title: 计划", 1)
+    hashed[relative] = hashlib.sha256(planned.encode("utf-8")).hexdigest()
+    notice.write_text(text.replace("title: ", "title: 实际", 1), encoding="utf-8")
+    assert load_content(root, cache).notices[notice.stem].title.startswith("实际")
+    # Had the record been cached under the planned bytes' hash, this would read 实际.
+    notice.write_text(planned, encoding="utf-8")
+    inputs.inputs_digest(root, tmp_path / "out", TODAY)
+    assert load_content(root, cache).notices[notice.stem].title.startswith("计划")
