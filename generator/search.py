@@ -183,7 +183,8 @@ class SearchPlugin(Plugin):
         advance(len(docs))
         if state_file is not None:
             exported.state.sums = {site_path: output.sums[site_path] for site_path in paths}
-            exported.state.save(state_file)
+            if not (exported.edited == 0 and exported.state.sums == previous.sums and sources == previous.sources):
+                exported.state.save(state_file)  # (else the state on disk is this one already)
         html = context.renderer.render(
             "search.html", SEARCH_PAGE, search=exported.summary, directory_notices=len(site.notices) <= DIRECTORY_NOTICE_LIMIT,
         )

@@ -683,6 +683,7 @@ class Exported:
         self.texts = texts or {}  # term -> encoded postings already made
         self.records = records or {}  # term -> first page records already made
         self.unchanged = unchanged or {}
+        self.edited: int | None = None  # documents replaced in the previous state (None: made afresh)
         docs = index.docs
         small_bytes = sum(len(term) + info.size + 6 for term, info in terms.items() if not info.big)
         self.shard_count = max(1, min(4096, -(-small_bytes // SHARD_BYTES)))
@@ -845,6 +846,7 @@ def export_changes(docs: list[SearchDoc], kinds: list[tuple[str, str]], site, st
         if (info.big or info.page) and not edited_set.isdisjoint(info.first):
             changed.add(term)
     exported = Exported(index, terms, kinds, site, state.version, texts=texts, records=records)
+    exported.edited = len(edited)
     dirty = {"search/meta.js", "search/v.js"} | {f"search/r/{n // GROUP_SIZE}.js" for n in edited}
     for term in changed:
         for info, count in ((old_terms.get(term), state.shard_count), (terms.get(term), exported.shard_count)):
