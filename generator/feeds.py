@@ -8,6 +8,7 @@ shows, whichever is later: never the clock, so the same content gives the same f
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import xml.etree.ElementTree as ET
 
 from .output import digest
@@ -48,6 +49,26 @@ def feed_entries(pages, history) -> list[tuple[dt.datetime, object]]:
     dated = [(entry_updated(page, history), page) for page in pages]
     dated.sort(key=lambda item: (-item[0].timestamp(), item[1].id))
     return dated[:ENTRIES]
+
+
+def newest_candidates(pages, history) -> list:
+    """A few of `pages` (newest first by the day posting began, then by id: the model's
+    order) among which are the newest ENTRIES by `feed_entries`' order: the first ENTRIES,
+    and every page changed later than the day it began posting.
+
+    Any other page is dated by the day it began posting. The first ENTRIES pages began
+    posting that day or later (those of the same day come first by id) and none is dated
+    before the day it began: all of them come before that page, which is therefore never
+    among the newest. So a large site's feed need not date every notice.
+    """
+    found = {page.id: page for page in itertools.islice(pages, ENTRIES)}
+    if history is not None:
+        for page in pages:
+            record = history.of(page.id)
+            last = record.last_change if record is not None else None
+            if last is not None and last.committed > _start_of(page.notice.posted):  # entry_updated's test
+                found.setdefault(page.id, page)
+    return list(found.values())
 
 
 def atom_feed(config, t, *, path: str, title: str, home_path: str, pages, history, today: dt.date) -> str:
@@ -93,9 +114,10 @@ def _add(parent, tag: str, text: str | None = None, **attributes) -> ET.Element:
 
 def write_feeds(site, history, output, t) -> None:
     config = site.config
-    pages = list(site.notices.values())
+    pages = list(site.notices.values())  # newest first, as newest_candidates needs them
     output.write_text(SITE_FEED, atom_feed(config, t, path=SITE_FEED, title=t("feed.site_title", title=config.title),
-                                           home_path="index.html", pages=pages, history=history, today=site.today), "site feed")
+                                           home_path="index.html", pages=newest_candidates(pages, history), history=history,
+                                           today=site.today), "site feed")
     for village in site.villages.values():
         path = village_feed_path(village.id)
         key = digest(village.key, path)  # a village's feed is made from what its page shows

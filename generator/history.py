@@ -19,7 +19,8 @@ Everything comes from two git calls however many notices there are: one
 `git log --follow` does for one file), and `git cat-file --batch` for the versions. Dates are
 the commits' own dates. The parsed log is cached by HEAD commit id, and each version's
 comparison digests by its blob id, in the build cache, so an unchanged repository is not
-read again.
+read again; the histories made last are kept too, and taken as they are while HEAD and each
+notice's path and first day of posting stay the same (an edit not yet committed, say).
 """
 from __future__ import annotations
 
@@ -27,15 +28,19 @@ import datetime as dt
 import hashlib
 import json
 import os
+import pickle
 import subprocess
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 
 from .errors import BuildError
+from .inputs import tool_digest
+from .speed import gc_paused
 from .yamlfile import YamlFile
 
 CACHE_VERSION = 1
+HISTORIES_VERSION = 1  # of the pickled histories (Revision, NoticeHistory)
 NOTICES_FOLDER = "content/notices"
 # Variables a git hook sets for its own repository: a build run from a hook must find the
 # repository from the site root, like any other build.
@@ -343,6 +348,12 @@ def read_history(root: Path, notices: dict, config, cache_dir: Path | None) -> S
         return None
     head, prefix, shallow = state
     cache = _Cache(cache_dir, head, prefix, config) if cache_dir is not None else None
+    # Each notice's history depends on the repository at HEAD and on its file's path and its
+    # posting day: after an edit that is not committed yet, nothing needs following again.
+    inputs = _inputs_digest(notices, shallow) if cache else None
+    kept = cache.histories() if cache else None
+    if kept is not None and kept.head == head and kept.inputs == inputs:
+        return SiteHistory(head=head, shallow=shallow, notices=kept.notices)
 
     commits = cache.commits() if cache else None
     if commits is None:
@@ -357,7 +368,7 @@ def read_history(root: Path, notices: dict, config, cache_dir: Path | None) -> S
     if missing:
         blob_of.update(blob_ids(root, prefix, missing))
         if cache:
-            cache.save_blob_ids(blob_of)
+            cache.save_blob_ids(blob_of, commits)
 
     notice_of_blob = {}
     for notice_id, ts in touches.items():
@@ -373,11 +384,27 @@ def read_history(root: Path, notices: dict, config, cache_dir: Path | None) -> S
         if cache:
             cache.save_digests(digests)
 
-    histories = {
-        notice_id: notice_history(ts, digests, blob_of, notices[notice_id].posted)
-        for notice_id, ts in sorted(touches.items())
-    }
+    # A notice whose commits (and posting day) are those of the last histories made keeps its
+    # history: after a commit, only the notices it touched are made again.
+    kept_notices, kept_from = (kept.notices, kept.made_from()) if kept is not None else ({}, {})
+    histories, made_from = {}, {}
+    for notice_id, ts in sorted(touches.items()):
+        posted = notices[notice_id].posted
+        # Fields joined by NUL, which no path holds: four a commit.
+        made_from[notice_id] = source = "\0".join([posted.isoformat(),
+                                                    *(f"{t.commit.id}\0{t.status}\0{t.path}\0{t.old_path!r}" for t in ts)])
+        history = kept_notices.get(notice_id) if kept_from.get(notice_id) == source else None
+        histories[notice_id] = history if history is not None else notice_history(ts, digests, blob_of, posted)
+    if cache:
+        cache.save_histories(head, inputs, histories, made_from)
     return SiteHistory(head=head, shallow=shallow, notices=histories)
+
+
+def _inputs_digest(notices: dict, shallow: bool) -> str:
+    """What the histories are made from besides the repository: each notice's path and day."""
+    text = "\n".join(f"{notice_id}\0{notice.source}\0{notice.posted.isoformat()}"
+                     for notice_id, notice in notices.items())
+    return hashlib.sha256(f"{shallow}\n{text}".encode("utf-8", "surrogateescape")).hexdigest()
 
 
 class _Cache:
@@ -388,9 +415,13 @@ class _Cache:
         place = hashlib.sha256(prefix.encode("utf-8", "surrogateescape")).hexdigest()[:12]
         self.log_file = self.folder / f"log-{place}-{head}.json"
         self.log_prefix = f"log-{place}-"
+        self.blobs_file = self.folder / f"blobs-{place}.json"
         # The digests depend on how names are published and on the default posting periods.
         settings = json.dumps([CACHE_VERSION, config.privacy.names, sorted(config.min_posting_days.items())])
         self.digest_file = self.folder / f"digests-{hashlib.sha256(settings.encode()).hexdigest()[:16]}.json"
+        # The last histories made, for this place in the repository (one file, replaced).
+        self.histories_file = self.folder / f"histories-{place}.pickle"
+        self.histories_key = [HISTORIES_VERSION, tool_digest(), hashlib.sha256(settings.encode()).hexdigest()]
         self._log = None
 
     def _load(self, path: Path):
@@ -426,15 +457,19 @@ class _Cache:
             if stale != self.log_file:
                 stale.unlink(missing_ok=True)
         self._log = {"commits": [[c.id, c.committed.isoformat(), [[ch.status, ch.path, ch.old_path] for ch in c.changes]]
-                                 for c in commits], "blobs": {}}
+                                 for c in commits]}
         self._save(self.log_file, self._log)
 
     def blob_ids(self) -> dict:
-        return dict(self._log_data().get("blobs", {}))
+        """{"commit:path": blob id}: the file a commit holds at a path never changes, so these
+        are kept from one HEAD to the next."""
+        blobs = (self._load(self.blobs_file) or {}).get("blobs")
+        return dict(blobs) if isinstance(blobs, dict) else {}
 
-    def save_blob_ids(self, blob_of: dict) -> None:
-        self._log = {**self._log_data(), "blobs": blob_of}
-        self._save(self.log_file, self._log)
+    def save_blob_ids(self, blob_of: dict, commits: list[Commit]) -> None:
+        """Keep those of the commits in the log (a rewritten history drops the others)."""
+        ids = {c.id for c in commits}
+        self._save(self.blobs_file, {"blobs": {pair: blob for pair, blob in blob_of.items() if pair.partition(":")[0] in ids}})
 
     def digests(self) -> dict[str, VersionDigest]:
         raw = (self._load(self.digest_file) or {}).get("digests", {})
@@ -442,3 +477,46 @@ class _Cache:
 
     def save_digests(self, digests: dict[str, VersionDigest]) -> None:
         self._save(self.digest_file, {"digests": {b: [d.content, d.record, d.posted] for b, d in digests.items()}})
+
+    def histories(self) -> "_KeptHistories | None":
+        """The histories made last with these settings (at whatever HEAD), or None."""
+        try:
+            with open(self.histories_file, "rb") as source, gc_paused():
+                stored = pickle.load(source)
+        except (OSError, EOFError, pickle.UnpicklingError, AttributeError, ImportError, TypeError, ValueError,
+                IndexError, KeyError, MemoryError):
+            return None
+        if not isinstance(stored, dict) or stored.get("key") != self.histories_key:
+            return None
+        kept = _KeptHistories(stored.get("head"), stored.get("inputs"), stored.get("notices"), stored.get("made_from"))
+        return kept if isinstance(kept.notices, dict) and isinstance(kept.made_from_pickle, bytes) else None
+
+    def save_histories(self, head: str, inputs: str, histories: dict, made_from: dict) -> None:
+        try:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            tmp = self.histories_file.with_suffix(f".{os.getpid()}.tmp")
+            with open(tmp, "wb") as out:
+                # What each history was made from is read only after a commit: pickled apart.
+                pickle.dump({"key": self.histories_key, "head": head, "inputs": inputs, "notices": histories,
+                             "made_from": pickle.dumps(made_from, protocol=pickle.HIGHEST_PROTOCOL)}, out,
+                            protocol=pickle.HIGHEST_PROTOCOL)
+            os.replace(tmp, self.histories_file)
+        except OSError:
+            pass  # a cache that cannot be written only costs time
+
+
+@dataclass
+class _KeptHistories:
+    head: str
+    inputs: str
+    notices: dict  # notice id -> NoticeHistory
+    made_from_pickle: bytes  # notice id -> its posting day and commits (as text) the history was made from
+
+    def made_from(self) -> dict:
+        try:
+            with gc_paused():
+                made_from = pickle.loads(self.made_from_pickle)
+        except (EOFError, pickle.UnpicklingError, AttributeError, ImportError, TypeError, ValueError, IndexError,
+                KeyError, MemoryError):
+            return {}
+        return made_from if isinstance(made_from, dict) else {}
