@@ -55,3 +55,17 @@ def demo_build(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("demo") / "site"
     build(REPO, out, dt.date.fromisoformat(DEMO_TODAY))
     return out
+
+
+def clean_build(root: Path, tmp: Path, today, monkeypatch, plugins=None) -> dict[str, bytes]:
+    """A build from nothing (fresh output folder, fresh cache in tmp/full-cache): the bytes an
+    incremental build must equal."""
+    from generator.build import build
+
+    out, cache = tmp / "full", tmp / "full-cache"
+    shutil.rmtree(out, ignore_errors=True)
+    shutil.rmtree(cache, ignore_errors=True)
+    with monkeypatch.context() as m:
+        m.setenv("GONGSHI_CACHE", str(cache))
+        build(root, out, today, plugins=plugins)
+    return tree_bytes(out)

@@ -10,14 +10,13 @@ import csv
 import datetime as dt
 import io
 import pickle
-import shutil
 import sys
 from pathlib import Path
 
 import pytest
 import yaml
 
-from conftest import REPO, tree_bytes
+from conftest import REPO, clean_build, tree_bytes
 from generator.build import build
 from generator.funds import FundRollups, FundsPlugin
 from generator.i18n import Translator
@@ -44,14 +43,9 @@ def rebuild(root: Path, tmp: Path, today: dt.date = TODAY):
 
 
 def fresh_build(root: Path, tmp: Path, today: dt.date, monkeypatch) -> dict[str, bytes]:
-    out, cache = tmp / "full", tmp / "full-cache"
-    shutil.rmtree(out, ignore_errors=True)
-    shutil.rmtree(cache, ignore_errors=True)
-    with monkeypatch.context() as m:
-        m.setenv("GONGSHI_CACHE", str(cache))
-        build(root, out, today, plugins=[FundsPlugin()])
-    assert (cache / "opendata" / "rows.pickle").is_file()
-    return tree_bytes(out)
+    files = clean_build(root, tmp, today, monkeypatch, plugins=[FundsPlugin()])
+    assert (tmp / "full-cache" / "opendata" / "rows.pickle").is_file()
+    return files
 
 
 def notices(root: Path) -> list[Path]:

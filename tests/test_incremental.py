@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import REPO, tree_bytes
+from conftest import REPO, clean_build, tree_bytes
 from generator.build import build
 
 sys.path.insert(0, str(REPO / "bench"))
@@ -21,14 +21,7 @@ PHOTOS = REPO / "tests" / "fixtures" / "photos"
 
 
 def full_build(root: Path, tmp: Path, today: dt.date, monkeypatch) -> dict:
-    """A clean build: fresh output folder and fresh caches."""
-    out, cache = tmp / "full", tmp / "full-cache"
-    shutil.rmtree(out, ignore_errors=True)
-    shutil.rmtree(cache, ignore_errors=True)
-    with monkeypatch.context() as m:
-        m.setenv("GONGSHI_CACHE", str(cache))
-        build(root, out, today)
-    return tree_bytes(out)
+    return clean_build(root, tmp, today, monkeypatch)
 
 
 def notice_files(root: Path) -> list[Path]:

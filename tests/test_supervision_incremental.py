@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import datetime as dt
 import pickle
-import shutil
 import sys
 import xml.etree.ElementTree as ET
 from array import array
@@ -13,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import REPO, tree_bytes
+from conftest import REPO, clean_build, tree_bytes
 from generator import feeds, supervision
 from generator.build import build
 from generator.content import load_content
@@ -46,14 +45,7 @@ def rebuild(root: Path, out: Path, today: dt.date, inputs: str | None = None):
 
 
 def full_build(root: Path, tmp: Path, today: dt.date, monkeypatch) -> dict:
-    """A clean build: fresh output folder and fresh caches."""
-    out, cache = tmp / "full", tmp / "full-cache"
-    shutil.rmtree(out, ignore_errors=True)
-    shutil.rmtree(cache, ignore_errors=True)
-    with monkeypatch.context() as m:
-        m.setenv("GONGSHI_CACHE", str(cache))
-        rebuild(root, out, today)
-    return tree_bytes(out)
+    return clean_build(root, tmp, today, monkeypatch, plugins=only_supervision())
 
 
 def cache_file(tmp_path: Path) -> Path:
