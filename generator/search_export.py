@@ -39,7 +39,7 @@ from __future__ import annotations
 import json
 from bisect import bisect_left, insort
 from array import array
-from itertools import chain
+from itertools import accumulate, chain
 from math import log
 from typing import NamedTuple
 
@@ -576,12 +576,48 @@ def has_page_files(doc_count: int) -> bool:
     return -(-doc_count // GROUP_SIZE) >= PAGE_FILES_FROM_GROUPS
 
 
+class _PackedField(dict):
+    """term -> Postings of one field loaded from a saved state: each term's postings stay in
+    the packed arrays until asked for (an edit asks for a few hundred of fifteen thousand)."""
+
+    def __init__(self, names: list[str], counts: array, sizes: array, docs: bytes, tfs: bytes, positions: bytes):
+        super().__init__(zip(names, range(len(names))))
+        self.counts, self.sizes = counts, sizes
+        self.starts = array("Q", accumulate(counts, initial=0))
+        self.places = array("Q", accumulate(sizes, initial=0))
+        self.docs, self.tfs, self.positions = memoryview(docs), memoryview(tfs), memoryview(positions)
+
+    def raw(self, i: int) -> tuple[int, int, tuple]:
+        """(count, positions, (docs, tfs, positions bytes)) of the i-th packed term."""
+        at, count, place, size = self.starts[i], self.counts[i], self.places[i], self.sizes[i]
+        return count, size, (self.docs[4 * at:4 * (at + count)], self.tfs[4 * at:4 * (at + count)],
+                             self.positions[4 * place:4 * (place + size)])
+
+    def _unpack(self, term: str, i: int) -> Postings:
+        _, size, pieces = self.raw(i)
+        postings = Postings.__new__(Postings)
+        postings.docs, postings.tfs, postings.positions = array("I"), array("I"), array("I") if size else None
+        for target, piece in zip((postings.docs, postings.tfs, postings.positions), pieces):
+            if target is not None:
+                target.frombytes(piece)
+        dict.__setitem__(self, term, postings)
+        return postings
+
+    def __getitem__(self, term: str) -> Postings:
+        value = dict.__getitem__(self, term)
+        return self._unpack(term, value) if value.__class__ is int else value
+
+    def get(self, term: str, default=None):
+        value = dict.get(self, term, default)
+        return self._unpack(term, value) if value.__class__ is int else value
+
+
 class ExportState:
     """Everything the next build needs to export again after a few documents were edited:
     the documents, the index, what was made of each term and the checksum of each file.
     Kept in the build cache (`state_path`)."""
 
-    VERSION = 1
+    VERSION = 2
 
     def __init__(self, version: str, index: IndexBuilder, terms: dict[str, Term], shard_count: int):
         self.version = version
@@ -597,18 +633,31 @@ class ExportState:
 
     def __getstate__(self) -> dict:
         """The postings packed field by field into a few long arrays: pickling thirty thousand
-        small arrays and their objects costs ten times as much."""
+        small arrays and their objects costs ten times as much. Terms still packed from the
+        state this one was loaded from are copied over as they are."""
         state = dict(self.__dict__)
         index = self.index
         packed = []
         for field in index.fields:
             names = list(field)
-            postings = [field[name] for name in names]
-            packed.append((
-                names, array("I", [len(p.docs) for p in postings]),
-                b"".join([p.docs.tobytes() for p in postings]), b"".join([p.tfs.tobytes() for p in postings]),
-                b"".join([p.positions.tobytes() for p in postings if p.positions is not None]),
-            ))
+            counts, sizes, docs, tfs, positions = array("I"), array("I"), [], [], []
+            for name in names:
+                value = dict.__getitem__(field, name)
+                if value.__class__ is int:  # never unpacked: its bytes as they were
+                    count, size, pieces = field.raw(value)
+                    counts.append(count)
+                    sizes.append(size)
+                    docs.append(pieces[0])
+                    tfs.append(pieces[1])
+                    positions.append(pieces[2])
+                    continue
+                counts.append(len(value.docs))
+                sizes.append(0 if value.positions is None else len(value.positions))
+                docs.append(value.docs.tobytes())
+                tfs.append(value.tfs.tobytes())
+                if value.positions is not None:
+                    positions.append(value.positions.tobytes())
+            packed.append((names, counts, sizes, b"".join(docs), b"".join(tfs), b"".join(positions)))
         state["index"] = (packed, index.docs, index.totals, index.codes, index.facets)
         return state
 
@@ -616,27 +665,7 @@ class ExportState:
         packed, docs, totals, codes, facets = state["index"]
         index = IndexBuilder.__new__(IndexBuilder)
         index.docs, index.totals, index.codes, index.facets = docs, totals, codes, facets
-        index.fields = []
-        for f, (names, counts, docs_bytes, tfs_bytes, positions_bytes) in enumerate(packed):
-            all_docs, all_tfs, all_positions = array("I"), array("I"), array("I")
-            all_docs.frombytes(docs_bytes)
-            all_tfs.frombytes(tfs_bytes)
-            all_positions.frombytes(positions_bytes)
-            field = {}
-            at = place = 0
-            for name, count in zip(names, counts):
-                postings = Postings.__new__(Postings)
-                postings.docs = all_docs[at:at + count]
-                postings.tfs = all_tfs[at:at + count]
-                at += count
-                if f != CHARS and is_pair(name):
-                    size = sum(postings.tfs)
-                    postings.positions = all_positions[place:place + size]
-                    place += size
-                else:
-                    postings.positions = None
-                field[name] = postings
-            index.fields.append(field)
+        index.fields = [_PackedField(*field) for field in packed]
         self.__dict__.update(state)
         self.index = index
 
