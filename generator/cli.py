@@ -74,7 +74,8 @@ def console() -> None:
     a one-notice rebuild's rendering (0.6 s at 10,000 notices): such a command leaves at
     once. Calling `main()` from Python never does that."""
     code = main()
-    if _leave_at_once:
+    # Not under a profiler or a tracer (coverage): they write their results at exit.
+    if _leave_at_once and sys.getprofile() is None and sys.gettrace() is None:
         sys.stdout.flush()
         sys.stderr.flush()
         os._exit(code)

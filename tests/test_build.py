@@ -176,3 +176,19 @@ def test_privacy_page_explains_the_policy_in_force(tmp_path):
     config.write_text(config.read_text(encoding="utf-8") + "privacy:\n  names: hide\n", encoding="utf-8")
     page = (build(root, today=TODAY).out_dir / "privacy.html").read_text(encoding="utf-8")
     assert "受益群众的姓名不公开" in page and "张*丰" not in page
+
+
+def test_a_profiled_build_still_writes_its_profile(tmp_path):
+    """`gongshi build` leaves without tearing the process down, except under a profiler or a
+    tracer (coverage), which write their results at exit."""
+    import subprocess
+    import sys
+
+    from conftest import REPO, make_site
+
+    root = make_site(tmp_path)
+    profile = tmp_path / "build.prof"
+    result = subprocess.run([sys.executable, "-m", "cProfile", "-o", str(profile), "-m", "generator", "build", "--root", str(root),
+                             "--today", "2026-11-22", "--quiet"], cwd=REPO, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert (root / "build" / "index.html").is_file() and profile.stat().st_size > 1000
