@@ -19,7 +19,7 @@ from pathlib import Path, PurePosixPath
 from . import schema
 from .config import CONFIG_FILE, NOTICE_KINDS, SiteConfig, read_config
 from .errors import ContentError, Problem
-from .speed import gc_paused
+from .speed import gc_paused, save_pickle
 from .yamlfile import Loc, YamlFile
 
 COMMITMENT_STATUSES = ("planned", "in_progress", "done", "delayed", "cancelled")
@@ -532,7 +532,6 @@ class ParseCache:
             before.setdefault(self.shard(key), set()).add(key)
         for key, entry in self.used.items():
             after.setdefault(self.shard(key), {})[key] = entry
-        self.folder.mkdir(parents=True, exist_ok=True)
         for shard in sorted(set(before) | set(after)):
             entries = after.get(shard, {})
             if entries.keys() == before.get(shard, set()):
@@ -541,10 +540,7 @@ class ParseCache:
             if not entries:
                 path.unlink(missing_ok=True)
                 continue
-            tmp = path.with_suffix(".tmp")
-            with open(tmp, "wb") as f:
-                pickle.dump({"version": self.VERSION, "entries": entries}, f, protocol=pickle.HIGHEST_PROTOCOL)
-            os.replace(tmp, path)
+            save_pickle(path, {"version": self.VERSION, "entries": entries})
 
 
 def _team_numbers(file: _File, cache: ParseCache) -> list:

@@ -492,17 +492,11 @@ class _Cache:
         return kept if isinstance(kept.notices, dict) and isinstance(kept.made_from_pickle, bytes) else None
 
     def save_histories(self, head: str, inputs: str, histories: dict, made_from: dict) -> None:
-        try:
-            self.folder.mkdir(parents=True, exist_ok=True)
-            tmp = self.histories_file.with_suffix(f".{os.getpid()}.tmp")
-            with open(tmp, "wb") as out:
-                # What each history was made from is read only after a commit: pickled apart.
-                pickle.dump({"key": self.histories_key, "head": head, "inputs": inputs, "notices": histories,
-                             "made_from": pickle.dumps(made_from, protocol=pickle.HIGHEST_PROTOCOL)}, out,
-                            protocol=pickle.HIGHEST_PROTOCOL)
-            os.replace(tmp, self.histories_file)
-        except OSError:
-            pass  # a cache that cannot be written only costs time
+        from .speed import save_pickle
+
+        # What each history was made from is read only after a commit: pickled apart.
+        save_pickle(self.histories_file, {"key": self.histories_key, "head": head, "inputs": inputs, "notices": histories,
+                                          "made_from": pickle.dumps(made_from, protocol=pickle.HIGHEST_PROTOCOL)})
 
 
 @dataclass

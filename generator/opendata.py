@@ -28,7 +28,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
 import pickle
 from dataclasses import dataclass
 from decimal import Decimal
@@ -37,6 +36,7 @@ from . import money
 from .config import NOTICE_KINDS
 from .content import COMMITMENT_STATUSES, PROJECT_FIELDS, STAGES
 from .output import digest
+from .speed import save_pickle
 
 BOM = "\ufeff"
 LINE_END = "\r\n"
@@ -207,11 +207,7 @@ class RowCache:
             return
         if not self.made and all(len(self.new[kind]) == len(self.old[kind]) for kind in self.KINDS):
             return  # every entry was used and none made: the file already holds exactly these
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_suffix(".tmp")
-        with open(tmp, "wb") as out:
-            pickle.dump({"version": self.VERSION, **self.new}, out, protocol=pickle.HIGHEST_PROTOCOL)
-        os.replace(tmp, self.path)
+        save_pickle(self.path, {"version": self.VERSION, **self.new})
 
 
 # -- the open data of one site ---------------------------------------------------------------

@@ -61,10 +61,7 @@ class Output:
 
     def reuse(self, site_path: str, key: str, made_from: str) -> bool:
         """Link the previous build's file when it was made from the same key; False otherwise."""
-        if self.previous_keys.get(site_path) != key:
-            return False
-        if not self._take_previous(site_path, self.path(site_path, made_from)):
-            del self.written[site_path]
+        if self.previous_keys.get(site_path) != key or not self._link_previous(site_path, made_from):
             return False
         self.keys[site_path] = key
         return True
@@ -72,13 +69,17 @@ class Output:
     def reuse_bytes(self, site_path: str, checksum: str, made_from: str) -> bool:
         """Link the previous build's file when its bytes had this checksum (a file made
         without a key, whose maker knows it did not change); False otherwise."""
-        if self.previous.get("sums", {}).get(site_path) != checksum:
-            return False
-        if not self._take_previous(site_path, self.path(site_path, made_from)):
-            del self.written[site_path]
+        if self.previous.get("sums", {}).get(site_path) != checksum or not self._link_previous(site_path, made_from):
             return False
         self.sums[site_path] = checksum
         return True
+
+    def _link_previous(self, site_path: str, made_from: str) -> bool:
+        """`site_path` taken over from the previous build; when it is gone, not written at all."""
+        if self._take_previous(site_path, self.path(site_path, made_from)):
+            return True
+        del self.written[site_path]
+        return False
 
     def _take_previous(self, site_path: str, target: str) -> bool:
         """Hard-link the previous build's file at `target` (a copy across file systems); False

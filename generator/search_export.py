@@ -670,14 +670,9 @@ class ExportState:
         self.index = index
 
     def save(self, path) -> None:
-        import os
-        import pickle
+        from .speed import save_pickle
 
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp")
-        with open(tmp, "wb") as out:
-            pickle.dump(self, out, protocol=pickle.HIGHEST_PROTOCOL)
-        os.replace(tmp, path)
+        save_pickle(path, self)
 
     @classmethod
     def load(cls, path, version: str) -> "ExportState | None":
@@ -707,11 +702,11 @@ class Exported:
     the state to keep for the next build."""
 
     def __init__(self, index: IndexBuilder, terms: dict[str, Term], kinds, site, version: str,
-                 texts: dict | None = None, records: dict | None = None, unchanged: dict | None = None):
+                 texts: dict | None = None, records: dict | None = None):
         self.index, self.terms = index, terms
         self.texts = texts or {}  # term -> encoded postings already made
         self.records = records or {}  # term -> first page records already made
-        self.unchanged = unchanged or {}
+        self.unchanged: dict[str, str] = {}  # set by export_changes
         self.edited: int | None = None  # documents replaced in the previous state (None: made afresh)
         docs = index.docs
         small_bytes = sum(len(term) + info.size + 6 for term, info in terms.items() if not info.big)

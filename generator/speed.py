@@ -1,8 +1,11 @@
-"""Small helpers for the hot paths of a large rebuild."""
+"""Small helpers for the hot paths of a large rebuild and for the build cache's files."""
 from __future__ import annotations
 
 import gc
+import os
+import pickle
 from contextlib import contextmanager
+from pathlib import Path
 
 
 @contextmanager
@@ -16,3 +19,16 @@ def gc_paused():
     finally:
         if was_enabled:
             gc.enable()
+
+
+def save_pickle(path: Path, data) -> None:
+    """Write a build-cache file atomically (a temporary file per process, then a rename), so a
+    reader never sees half a file; a cache that cannot be written only costs time."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(f".{os.getpid()}.tmp")
+        with open(tmp, "wb") as out:
+            pickle.dump(data, out, protocol=pickle.HIGHEST_PROTOCOL)
+        os.replace(tmp, path)
+    except OSError:
+        pass

@@ -32,7 +32,7 @@ from .content import Commitment, Objection, Posting
 from .i18n import Translator
 from .plugins import Plugin
 from .site import NoticePage, Site, VillagePage
-from .speed import gc_paused
+from .speed import gc_paused, save_pickle
 
 PROBLEM_KINDS = ("short_period", "no_posting", "no_photo", "late_posting", "unresolved_objection", "changed_after_posting")
 RECENTLY_ENDED_DAYS = 30
@@ -726,16 +726,9 @@ class RowCache:
             return
         if not (self.notices_changed or self.lists.changed or self.villages.changed):
             return
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = self.path.with_suffix(f".{os.getpid()}.tmp")
-            with open(tmp, "wb") as out:
-                pickle.dump({"version": ROWS_CACHE_VERSION, "setting": self.setting,
-                             "tables": {"notices": self.notices.packed(), "lists": self.lists.packed(),
-                                        "villages": self.villages.packed()}}, out, protocol=pickle.HIGHEST_PROTOCOL)
-            os.replace(tmp, self.path)
-        except OSError:
-            pass  # a cache that cannot be written only costs time
+        save_pickle(self.path, {"version": ROWS_CACHE_VERSION, "setting": self.setting,
+                                "tables": {"notices": self.notices.packed(), "lists": self.lists.packed(),
+                                           "villages": self.villages.packed()}})
 
 
 def page_rows(report: SupervisionReport, site: Site, wording: Wording, cache: RowCache, rows) -> PageRows:
