@@ -25,6 +25,7 @@ import tempfile
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
+from functools import lru_cache
 from importlib import metadata
 from pathlib import Path
 from typing import Sequence
@@ -83,7 +84,13 @@ def _encode_ascii(payload: str) -> Matrix:
 
 
 def _encode_text(payload: str) -> Matrix:
-    """qrcode: UTF-8 bytes in byte mode without an ECI header, the form Chinese phone scanners expect."""
+    """qrcode: UTF-8 bytes in byte mode without an ECI header, the form Chinese phone scanners expect.
+
+    The symbol is exactly the one ``qrcode.QRCode.make(fit=True)`` makes (tests/test_qr.py
+    compares them), but the mask is chosen as `_best_mask` says: qrcode lays the symbol out
+    once per mask and scores each in pure Python (about 20 ms for a vCard, most of a cold
+    build's QR time); `_best_mask` scores all eight from one layout (about 7 ms).
+    """
     # Imported here: qrcode imports Pillow, half a second that a rebuild with every code
     # already in the cache need not pay.
     import qrcode
@@ -93,10 +100,102 @@ def _encode_text(payload: str) -> Matrix:
     code = qrcode.QRCode(version=None, error_correction=ERROR_CORRECT_M, box_size=1, border=0)
     code.add_data(payload)
     try:
-        code.make(fit=True)  # smallest version that fits; best of the 8 masks
+        code.best_fit()  # the smallest version that fits
+        code.makeImpl(True, 0)  # the layout qrcode scores: mask 0, format and version info blank
     except (DataOverflowError, ValueError) as exc:
         raise _too_long(payload) from exc
-    return [[bool(m) for m in row] for row in code.get_matrix()]
+    mask, rows = _best_mask(code.version, code.modules)
+    n = code.modules_count
+    code.modules = [[c == "1" for c in format(row, f"0{n}b")] for row in rows]
+    code.setup_type_info(False, mask)  # the real format and version information
+    if code.version >= 7:
+        code.setup_type_number(False)
+    return [[bool(m) for m in row] for row in code.modules]
+
+
+# --------------------------------------------------------------------------- mask choice
+#
+# ISO/IEC 18004 picks the mask whose symbol scores the fewest penalty points: N1, runs of 5
+# or more modules of one colour in a row or column (3 + each module past 5); N2, 2x2 blocks
+# of one colour (3 each); N3, the finder-like 1:1:3:1:1 pattern with 4 light modules on one
+# side, in rows and columns (40 each); N4, 10 for each whole 5% the dark share is away from
+# 50%. qrcode scores exactly these (util.lost_point) on the symbol with blank format and
+# version information, laid out anew for each mask. Here the symbol is rows and columns of
+# bits (Python ints): a mask flips a fixed set of data modules, so mask k's symbol is mask
+# 0's XOR (flips of 0) XOR (flips of k); N1 and N3 are regular-expression matches over the
+# rows and columns as '0'/'1' text, N2 and N4 bit counts.
+
+_RUNS = re.compile(r"0{5,}|1{5,}")
+# The finder-like pattern, both ways round; neither can overlap itself or start where the
+# other does, so str.count finds every occurrence.
+_FINDER_LIKE = ("10111010000", "00001011101")
+
+
+@lru_cache(maxsize=None)
+def _mask_flips(version: int) -> tuple[tuple[tuple[int, ...], tuple[int, ...]], ...]:
+    """For each mask: the data modules it flips, as (rows, columns) of bits, leftmost/topmost first."""
+    import qrcode
+    from qrcode import util
+    from qrcode.constants import ERROR_CORRECT_M
+
+    n = version * 4 + 17
+    layout = qrcode.QRCode(version=version, error_correction=ERROR_CORRECT_M, box_size=1, border=0)
+    layout.modules_count = n
+    layout.modules = [[None] * n for _ in range(n)]
+    layout.setup_position_probe_pattern(0, 0)
+    layout.setup_position_probe_pattern(n - 7, 0)
+    layout.setup_position_probe_pattern(0, n - 7)
+    layout.setup_position_adjust_pattern()
+    layout.setup_timing_pattern()
+    layout.setup_type_info(True, 0)
+    if version >= 7:
+        layout.setup_type_number(True)
+    data = [[m is None for m in row] for row in layout.modules]  # what map_data fills (and masks)
+    flips = []
+    for k in range(8):
+        flipped = util.mask_func(k)
+        text = ["".join("1" if data[r][c] and flipped(r, c) else "0" for c in range(n)) for r in range(n)]
+        flips.append((tuple(int(row, 2) for row in text), tuple(int("".join(col), 2) for col in zip(*text))))
+    return tuple(flips)
+
+
+def _penalty(rows: list[int], cols: list[int], n: int) -> int:
+    """util.lost_point of the symbol whose rows and columns these are (tests compare them)."""
+    width = f"0{n}b"
+    text = " ".join([format(r, width) for r in rows] + [format(c, width) for c in cols])
+    score = sum(len(run) - 2 for run in _RUNS.findall(text))
+    score += 40 * (text.count(_FINDER_LIKE[0]) + text.count(_FINDER_LIKE[1]))
+    every = (1 << n) - 1
+    left_of_last = (1 << (n - 1)) - 1
+    blocks = 0
+    for upper, lower in zip(rows, rows[1:]):
+        same_column = ~(upper ^ lower) & every
+        blocks += (same_column & (same_column >> 1) & ~(upper ^ (upper >> 1)) & left_of_last).bit_count()
+    score += 3 * blocks
+    dark = sum(r.bit_count() for r in rows)
+    # The same float arithmetic as qrcode's level 4, so that ties break the same way.
+    score += int(abs(float(dark) / (n**2) * 100 - 50) / 5) * 10
+    return score
+
+
+def _best_mask(version: int, modules: Sequence[Sequence[bool]]) -> tuple[int, list[int]]:
+    """The mask qrcode's best_mask_pattern picks (the first of the lowest), and that symbol's
+    rows, from the layout with mask 0 and blank format/version information."""
+    n = len(modules)
+    text = ["".join("1" if m else "0" for m in row) for row in modules]
+    rows0 = [int(row, 2) for row in text]
+    cols0 = [int("".join(col), 2) for col in zip(*text)]
+    flips = _mask_flips(version)
+    flip_rows0, flip_cols0 = flips[0]
+    best: tuple[int, int, list[int]] | None = None
+    for k, (flip_rows, flip_cols) in enumerate(flips):
+        rows = [r ^ a ^ b for r, a, b in zip(rows0, flip_rows0, flip_rows)]
+        cols = [c ^ a ^ b for c, a, b in zip(cols0, flip_cols0, flip_cols)]
+        score = _penalty(rows, cols, n)
+        if best is None or score < best[0]:
+            best = (score, k, rows)
+    assert best is not None
+    return best[1], best[2]
 
 
 def _encode_core(payload: str) -> Matrix:

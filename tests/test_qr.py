@@ -22,6 +22,7 @@ from hypothesis import strategies as st
 from PIL import Image
 
 from browser import chromium
+from qr_bits import read_symbol
 from generator import qr as qrmod
 from generator.qr import QrCache, path_from_matrix, qr_matrix, qr_png, qr_svg
 
@@ -404,4 +405,53 @@ def test_text_with_chinese_is_utf8_bytes_without_eci():
     for payload in (VCARD, "BEGIN:VCARD\r\nFN:村委会\r\nEND:VCARD\r\n"):
         found = decode(Image.open(io.BytesIO(qr_png(payload, scale=4))))
         assert found.bytes == payload.encode("utf-8")
-        assert found.symbology_identifier == "]Q1"  # ]Q2 would mean an ECI header
+        assert found.text == payload  # zxing-cpp guesses UTF-8, as phone scanners do
+        # What is inside, read from the modules: zxing-cpp's own encoder, for instance, puts
+        # an ECI 899 ("binary") header before bytes, and an alphanumeric segment for
+        # "BEGIN:VCARD"; the decoder's symbology identifier stays ]Q1 all the same.
+        _, _, segments = read_symbol(qrmod._encode_core(payload))
+        assert segments == [("byte", payload.encode("utf-8"))]
+
+
+_TEXT = st.text(alphabet="驻村工作队青禾县张王李欧阳建国abcXYZ0123456789 :;,-.\r\n", min_size=1, max_size=500)
+
+
+@settings(max_examples=60, deadline=None)
+@given(_TEXT)
+def test_text_gets_exactly_the_symbol_qrcode_makes(payload):
+    """Text is laid out by qrcode but its mask is chosen by our faster scorer: the symbol
+    must be the one qrcode.QRCode.make(fit=True) makes, whatever the version (up to 26 here)."""
+    _, reference = _qrcode_symbol(payload, None, None)
+    assert qrmod._encode_text(payload) == reference
+
+
+@settings(max_examples=40, deadline=None)
+@given(_TEXT, st.integers(min_value=0, max_value=7))
+def test_mask_penalty_is_the_standard_score_qrcode_computes(payload, mask):
+    import qrcode
+    from qrcode import util
+    from qrcode.constants import ERROR_CORRECT_M
+
+    code = qrcode.QRCode(version=None, error_correction=ERROR_CORRECT_M, box_size=1, border=0)
+    code.add_data(payload)
+    code.best_fit()
+    code.makeImpl(True, mask)
+    text = ["".join("1" if m else "0" for m in row) for row in code.modules]
+    rows = [int(row, 2) for row in text]
+    cols = [int("".join(col), 2) for col in zip(*text)]
+    assert qrmod._penalty(rows, cols, len(rows)) == util.lost_point(code.modules)
+
+
+def test_bit_reader_sees_headers_and_modes():
+    """The reader the tests above rely on tells segments apart (it is not only ever 'byte')."""
+    for payload, expected in (
+        ("HTTPS://GS.EXAMPLE.CN/Q/7", [("alphanumeric", "HTTPS://GS.EXAMPLE.CN/Q/7")]),
+        ("https://gs.example.cn/" + "1234567890" * 6, [("byte", b"https://gs.example.cn/"), ("numeric", "1234567890" * 6)]),
+    ):
+        assert read_symbol(qrmod._encode_core(payload))[2] == expected
+    code = zxingcpp.create_barcode("BEGIN:VCARD\r\nFN:村委会".encode("utf-8"), zxingcpp.BarcodeFormat.QRCode, ec_level="M")
+    pixels = memoryview(code.to_image(scale=1, add_quiet_zones=False))
+    n = pixels.shape[0]
+    raw = pixels.tobytes()
+    segments = read_symbol([[raw[y * n + x] < 128 for x in range(n)] for y in range(n)])[2]
+    assert segments[0] == ("eci", 899)
