@@ -10,6 +10,7 @@ import datetime as dt
 from dataclasses import dataclass
 from pathlib import Path
 
+from . import background
 from .content import PROJECT_FIELDS, load_content
 from .i18n import Translator, cli_language
 from .inputs import inputs_digest, manifest_path, tool_digest, up_to_date
@@ -60,6 +61,7 @@ def build(root: Path, out_dir: Path | None = None, today: dt.date | None = None,
 
     # Phase two: render into a temporary folder, check it, swap it in.
     output = Output(out_dir, manifest_path(context.cache_dir, out_dir))
+    beside: dict[str, background.Beside] = {}
     try:
         renderer = Renderer(root, content.config, today, extra_globals={"site": site, "project_fields": PROJECT_FIELDS, **context.globals},
                             cache_dir=cache)
@@ -68,9 +70,17 @@ def build(root: Path, out_dir: Path | None = None, today: dt.date | None = None,
             media = publish_media(site, root, output, advance)
         assign_keys(site, base_key(root, renderer, today, plugins), media, plugins)
         pages = list(site.all_pages())
+        # Features that need only the model write their files beside the rendering (background.py).
+        if background.wanted(len(pages)):
+            for plugin in plugins:
+                if plugin.background:
+                    beside[plugin.name] = background.Beside(plugin, site, context, output)
         with progress.stage("render", total=len(pages) + len(SINGLE_PAGES)) as advance:
             render_pages(site, renderer, output, media, pages, advance)
         for plugin in plugins:
+            if plugin.name in beside:
+                progress.record(plugin.name, beside[plugin.name].join(output))
+                continue
             with progress.stage(plugin.name) as advance:
                 plugin.on_write(site, context, output, advance)
         with progress.stage("assets"):
@@ -80,10 +90,14 @@ def build(root: Path, out_dir: Path | None = None, today: dt.date | None = None,
             gate = run_leak_gate(content, output)
         output.commit(inputs=inputs, gate=gate)
     except BaseException:
+        for job in beside.values():
+            job.cancel()
         output.discard()
         raise
+    for job in beside.values():
+        job.finish()  # the features' caches, saved while the site was checked and published
     files = len(output.written)
-    progress.say(progress.t("progress.built", pages=len(pages) + len(SINGLE_PAGES), files=files, out=str(out_dir), seconds=f"{progress.total_seconds():.2f}"))
+    progress.say(progress.t("progress.built", pages=len(pages) + len(SINGLE_PAGES), files=files, out=str(out_dir), seconds=f"{progress.wall_seconds():.2f}"))
     return BuildResult(out_dir=out_dir, pages=len(pages) + len(SINGLE_PAGES), files=files, site=site, timings=progress.timings)
 
 

@@ -36,6 +36,9 @@ class ContentError(GongshiError):
         self.problems = sorted(set(problems))
         super().__init__("\n".join(str(p) for p in self.problems))
 
+    def __reduce__(self):  # pickled whole (a build stage run in another process raises it)
+        return (ContentError, (self.problems,))
+
 
 class BuildError(GongshiError):
     """The build itself failed (a theme error, an output collision, a leak in the output)."""

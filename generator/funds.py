@@ -186,6 +186,7 @@ class FundsPlugin(Plugin):
     """Roll-ups and charts for the pages, then the open-data files (see opendata.py)."""
 
     name = "funds"
+    background = True  # needs only the model: written beside the page rendering
 
     def on_site(self, site, context) -> None:
         from .i18n import Translator

@@ -465,7 +465,8 @@ class OpenData:
         }
 
     # -- writing ---------------------------------------------------------------------------------
-    def write(self, output, renderer, advance, cache: RowCache | None = None) -> None:
+    def write(self, output, renderer, advance, cache: RowCache | None = None, defer=None) -> None:
+        """Write every open-data file; `defer(job)` runs the cache's saving (now, by default)."""
         self.make_files(cache or RowCache())
         for table in TABLES:
             output.write_bytes(self.table_path(table.name), self.files[table.name], f"open data: {table.name}")
@@ -484,7 +485,7 @@ class OpenData:
             advance()
         output.write_text(self.index_path, renderer.render("data_index.html", self.index_path, package=package), "open data: column guide")
         if cache is not None:
-            cache.save()
+            (defer or (lambda job: job()))(cache.save)
 
 
 def dumps(record: dict) -> str:
@@ -504,4 +505,4 @@ def published_photos(output) -> dict[str, str]:
 
 def write_open_data(site, context, output, advance) -> None:
     cache_file = context.cache_dir / "opendata" / "rows.pickle" if context.cache_dir is not None else None
-    context.globals["open_data"].write(output, context.renderer, advance, RowCache(cache_file))
+    context.globals["open_data"].write(output, context.renderer, advance, RowCache(cache_file), defer=context.defer)

@@ -30,10 +30,25 @@ class BuildContext:
     content: object
     globals: dict = field(default_factory=dict)
     renderer: object = None
+    # Work for the next build only (saving a feature's cache): run at once, or, in a feature
+    # written beside the rendering (background.py), after its files are handed back.
+    deferred: list | None = None
+
+    def defer(self, job) -> None:
+        """Run `job()` now, or after this feature's files are handed to the build."""
+        if self.deferred is None:
+            job()
+        else:
+            self.deferred.append(job)
 
 
 class Plugin:
     name = "plugin"
+    #: True when `on_write` needs only the model and the renderer (not the rendered pages, nor
+    #: anything another feature's `on_write` does): on a large site it then runs in a forked
+    #: process beside the page rendering (background.py), and what it keeps in `self` during
+    #: `on_write` stays in that process.
+    background = False
 
     def on_site(self, site, context: BuildContext) -> None:
         pass

@@ -16,6 +16,7 @@ class Progress:
         self.interactive = enabled and hasattr(self.stream, "isatty") and self.stream.isatty()
         self.timings: list[tuple[str, float]] = []
         self._pending: dict[str, float] = {}
+        self.started = time.perf_counter()
 
     def say(self, message: str) -> None:
         if self.enabled:
@@ -39,7 +40,15 @@ class Progress:
         finally:
             if bar is not None:
                 bar.close()
-        elapsed = time.perf_counter() - start + self._pending.pop(key, 0.0)
+        self._done(key, time.perf_counter() - start, total, report)
+
+    def record(self, key: str, seconds: float, total: int | None = None) -> None:
+        """A stage timed elsewhere (a feature run in another process, beside the others)."""
+        self._done(key, seconds, total, True)
+
+    def _done(self, key: str, seconds: float, total: int | None, report: bool) -> None:
+        label = self.t(f"build_stage.{key}")
+        elapsed = seconds + self._pending.pop(key, 0.0)
         if not report:
             self._pending[key] = elapsed
             return
@@ -50,4 +59,9 @@ class Progress:
             self.say(self.t("progress.stage_done_count", stage=label, seconds=f"{elapsed:.2f}", count=total))
 
     def total_seconds(self) -> float:
+        """The stages' times added up (more than the wall time when some ran side by side)."""
         return sum(seconds for _, seconds in self.timings)
+
+    def wall_seconds(self) -> float:
+        """Time since this progress began (the build's, from the caller's first step)."""
+        return time.perf_counter() - self.started

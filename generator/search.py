@@ -158,6 +158,7 @@ class SearchPlugin(Plugin):
     """Writes search.html and the browser's sharded index under search/."""
 
     name = "search"
+    background = True  # needs only the model: written beside the page rendering
 
     def on_write(self, site, context: BuildContext, output, advance) -> None:
         from .search_export import ExportState, export_all, export_changes, state_version
@@ -184,7 +185,7 @@ class SearchPlugin(Plugin):
         if state_file is not None:
             exported.state.sums = {site_path: output.sums[site_path] for site_path in paths}
             if not (exported.edited == 0 and exported.state.sums == previous.sums and sources == previous.sources):
-                exported.state.save(state_file)  # (else the state on disk is this one already)
+                context.defer(lambda: exported.state.save(state_file))  # (else the state on disk is this one already)
         html = context.renderer.render(
             "search.html", SEARCH_PAGE, search=exported.summary, directory_notices=len(site.notices) <= DIRECTORY_NOTICE_LIMIT,
         )

@@ -55,7 +55,13 @@ def edit(rng: random.Random, doc, donors):
     """One clerk's edit, from a typo to a rewrite: titles and texts taken from other
     documents make common terms rarer or commoner, change first pages and field totals."""
     donor = rng.choice(donors)
-    choice = rng.randrange(6)
+    choice = rng.randrange(8)
+    if choice >= 6:  # a typo fixed: one character for another, the field's length the same
+        name = "body" if choice == 6 and doc.body else "title"
+        text = getattr(doc, name)
+        at = rng.randrange(len(text))
+        text = text[:at] + rng.choice("村组户元公示") + text[at + 1:]
+        return dataclasses.replace(doc, **{name: text, **({"snippet": text} if name == "body" else {})})
     if choice == 0:
         return dataclasses.replace(doc, title=doc.title + rng.choice(["（更正）", "（第二次）", "公示", " LED 2026"]))
     if choice == 1:
@@ -122,6 +128,23 @@ def test_one_title_edit_remakes_few_files(county, small_thresholds):
     made = [path for path in exported.paths() if path not in exported.unchanged]
     assert f"search/r/{100 // search_export.GROUP_SIZE}.js" in made and "search/meta.js" in made
     assert len(made) < len(files) / 3, len(made)
+
+
+def test_a_typo_fixed_changes_only_the_terms_around_it(county):
+    """Same field length: the body's other terms keep their postings (and their files)."""
+    docs, _, _ = county
+    doc = max(docs, key=lambda d: len(d.body))
+    at = len(doc.body) // 2
+    fixed = dataclasses.replace(doc, body=doc.body[:at] + ("村" if doc.body[at] != "村" else "组") + doc.body[at + 1:])
+    index = search_export.IndexBuilder([doc])
+    changed = index.replace(0, doc, fixed) - set(search_export.facet_terms(doc))
+    assert 0 < len(changed) <= 6, changed  # the old and new character and the pairs around them
+    fresh = search_export.IndexBuilder([fixed])
+    for term in set(fresh.terms) | set(search_export.IndexBuilder([doc]).terms):
+        mine, theirs = index.entry(term), fresh.entry(term)
+        assert [(p.docs, p.tfs, p.positions) if p else None for p in mine] == \
+            [(p.docs, p.tfs, p.positions) if p else None for p in theirs], term
+    assert index.totals == fresh.totals and index.codes == fresh.codes
 
 
 def test_added_or_removed_documents_mean_a_whole_export(county):

@@ -1,0 +1,136 @@
+"""Features that write their files beside the page rendering, in a forked process.
+
+After the model is built and every page has its key, some features' `on_write` depends only
+on the model and the renderer, not on the pages being rendered first: the search index and
+the open-data files (`Plugin.background = True`). On a large site each is seconds of one
+core's work while the page rendering leaves the other cores idle between its batches, and
+after a one-notice edit they are most of the rebuild. So they start, each in a child process
+forked before the rendering (it inherits the model, the renderer and the output folder
+without copying or pickling them), and write their files into the same temporary folder.
+The build takes their results back at the point where the feature would have run: which
+files each wrote (and their keys and checksums, for the manifest), or the error it raised,
+which stops the build exactly as if it had been raised here. The files are the same bytes
+as when the feature runs in this process (tests/test_background.py).
+
+Small sites, one-core machines, platforms without `fork` and `GONGSHI_JOBS=1` run every
+feature here, in order.
+"""
+from __future__ import annotations
+
+import os
+import pickle
+import sys
+import time
+import traceback
+
+from .errors import BuildError, GongshiError
+from .parallel import workers
+
+#: Below this many pages, a process costs more than it saves.
+MIN_PAGES = 300
+
+
+def wanted(pages: int) -> bool:
+    return hasattr(os, "fork") and workers() > 1 and pages >= MIN_PAGES
+
+
+class Beside:
+    """One feature's `on_write`, running in a child process from `start` until `join`."""
+
+    def __init__(self, plugin, site, context, output):
+        self.plugin = plugin
+        self._before = (set(output.written), set(output.keys), set(output.sums), set(output.reused))
+        # Output buffered in this process would be written twice (once by the child's exit).
+        sys.stdout.flush()
+        sys.stderr.flush()
+        read, write = os.pipe()
+        pid = os.fork()
+        if pid == 0:  # the child: run the feature, send back what it wrote, leave
+            os.close(read)
+            _child(write, plugin, site, context, output, self._before)
+        os.close(write)
+        self.pid, self._read = pid, read
+
+    def join(self, output) -> float:
+        """Wait for the child; merge what it wrote into `output`. Returns its running time.
+        The child's error is raised here."""
+        chunks = []
+        with os.fdopen(self._read, "rb") as pipe:
+            self._read = None
+            while chunk := pipe.read(1 << 20):
+                chunks.append(chunk)
+        if not chunks:
+            _, status = os.waitpid(self.pid, 0)
+            self.pid = None
+            raise BuildError(f"the {self.plugin.name} stage stopped without a result (exit status {status})")
+        outcome, payload = pickle.loads(b"".join(chunks))
+        if outcome == "error":
+            raise payload
+        if outcome == "message":
+            raise BuildError(payload)
+        if outcome == "crash":  # an unexpected error: its traceback, last line last (cli shows that)
+            raise RuntimeError(f"the {self.plugin.name} stage failed in its process:\n{payload}")
+        written, keys, sums, reused, seconds = payload
+        for site_path, made_from in written.items():
+            if site_path in output.written:
+                raise BuildError(f"two pages map to {site_path}: {output.written[site_path]} and {made_from}")
+            output.written[site_path] = made_from
+        output.keys.update(keys)
+        output.sums.update(sums)
+        output.reused.update(reused)
+        return seconds
+
+    def finish(self) -> None:
+        """Wait until the child has saved what it defers (call once the site is published)."""
+        if self.pid is not None:
+            os.waitpid(self.pid, 0)
+            self.pid = None
+
+    def cancel(self) -> None:
+        """The build failed: stop the child (its cache files are written whole or not at all)."""
+        if self.pid is not None:
+            try:
+                os.kill(self.pid, 9)
+            except OSError:
+                pass
+            self.finish()
+        if self._read is not None:
+            os.close(self._read)
+            self._read = None
+
+
+def _child(write: int, plugin, site, context, output, before) -> None:
+    status = 0
+    try:
+        start = time.perf_counter()
+        context.deferred = []
+        try:
+            plugin.on_write(site, context, output, lambda n=1: None)
+            written_before, keys_before, sums_before, reused_before = before
+            result = ("ok", (
+                {p: m for p, m in output.written.items() if p not in written_before},
+                {p: k for p, k in output.keys.items() if p not in keys_before},
+                {p: s for p, s in output.sums.items() if p not in sums_before},
+                output.reused - reused_before,
+                time.perf_counter() - start,
+            ))
+        except GongshiError as exc:
+            result = ("error", exc)
+        except BaseException:  # noqa: BLE001 - everything goes back to the build, which reports it
+            result = ("crash", traceback.format_exc())
+        try:
+            data = pickle.dumps(result)
+            pickle.loads(data)  # an error whose class cannot be rebuilt from its pickle: its text
+        except Exception:  # noqa: BLE001
+            data = pickle.dumps(("message", str(result[1])) if result[0] == "error" else ("crash", traceback.format_exc()))
+        with os.fdopen(write, "wb") as pipe:
+            pipe.write(data)
+        # The build has what it needs (it reads to the end of the pipe, closed here) and goes on
+        # to check and publish the site while this process saves the feature's cache.
+        if result[0] == "ok":
+            for job in context.deferred:
+                job()
+    except BaseException:  # noqa: BLE001
+        status = 1
+    finally:
+        os._exit(status)

@@ -1,0 +1,134 @@
+"""Features written beside the page rendering, in a forked process (generator/background.py)."""
+from __future__ import annotations
+
+import datetime as dt
+import os
+import sys
+
+import pytest
+
+from conftest import REPO, clean_build, tree_bytes
+from generator import background
+from generator.build import build
+from generator.errors import BuildError, ContentError, Problem
+from generator.plugins import Plugin, default_plugins
+
+sys.path.insert(0, str(REPO / "bench"))
+from corpus import generate  # noqa: E402
+
+TODAY = dt.date(2026, 11, 22)
+
+
+@pytest.fixture
+def forked(monkeypatch) -> list[str]:
+    """Every background start, by plugin name; the small test sites take the forked path."""
+    started: list[str] = []
+    real = background.Beside.__init__
+
+    def counting(self, plugin, *args):
+        started.append(plugin.name)
+        real(self, plugin, *args)
+
+    monkeypatch.setattr(background.Beside, "__init__", counting)
+    monkeypatch.setattr(background, "MIN_PAGES", 1)
+    monkeypatch.setenv("GONGSHI_JOBS", "2")
+    return started
+
+
+def test_search_and_open_data_written_beside_give_the_same_site(tmp_path, monkeypatch, forked):
+    root = generate(tmp_path / "site", notices=60, villages=6, seed=3)
+    with monkeypatch.context() as m:
+        m.setenv("GONGSHI_JOBS", "1")
+        single = clean_build(root, tmp_path / "single", TODAY, m)
+    assert forked == []
+    out = tmp_path / "out"
+    monkeypatch.setenv("GONGSHI_CACHE", str(tmp_path / "cache"))
+    assert tree_bytes(build(root, out, TODAY).out_dir) == single
+    assert sorted(forked) == ["funds", "search"]
+    # An incremental rebuild after an edit, features again in their processes: the bytes of
+    # a clean one-process build of the edited content.
+    notice = sorted((root / "content" / "notices").rglob("*.yaml"))[3]
+    notice.write_text(notice.read_text(encoding="utf-8").replace("title: ", "title: 更正 ", 1), encoding="utf-8")
+    result = build(root, out, TODAY)
+    assert forked.count("search") == 2
+    with monkeypatch.context() as m:
+        m.setenv("GONGSHI_JOBS", "1")
+        assert tree_bytes(result.out_dir) == clean_build(root, tmp_path / "single2", TODAY, m)
+    # Their times are reported as stages; the manifest lists their files for the next build.
+    assert {"search", "funds"} <= {key for key, _ in result.timings}
+    assert build(root, out, TODAY).files == 0  # nothing changed: up to date, nothing written
+
+
+class Failing(Plugin):
+    """A feature that fails in its process, in one of several ways."""
+
+    name = "search"  # a stage name with a catalog entry
+    background = True
+
+    def __init__(self, how: str):
+        self.how = how
+
+    def on_write(self, site, context, output, advance) -> None:
+        output.write_text("search/extra.json", "{}", "failing feature")
+        if self.how == "content":
+            raise ContentError([Problem("content/notices/x.yaml", 3, 7, "title", "bad title"), Problem("a.yaml", 1, 1, "", "bad")])
+        if self.how == "crash":
+            raise ValueError("a bug in a feature")
+        if self.how == "collision":
+            output.write_text("index.html", "<p>also here</p>", "failing feature")
+
+
+def _plugins(how: str) -> list[Plugin]:
+    return [p for p in default_plugins() if p.name != "search"] + [Failing(how)]
+
+
+@pytest.mark.parametrize("how", ["content", "crash", "collision"])
+def test_an_error_in_a_background_feature_stops_the_build_and_keeps_the_site(tmp_path, monkeypatch, forked, how):
+    root = generate(tmp_path / "site", notices=20, villages=2, seed=4)
+    monkeypatch.setenv("GONGSHI_CACHE", str(tmp_path / "cache"))
+    out = build(root, tmp_path / "out", TODAY).out_dir
+    before = tree_bytes(out)
+    notice = sorted((root / "content" / "notices").rglob("*.yaml"))[0]
+    notice.write_text(notice.read_text(encoding="utf-8").replace("title: ", "title: 改 ", 1), encoding="utf-8")
+    expected = {"content": ContentError, "crash": RuntimeError, "collision": BuildError}[how]
+    with pytest.raises(expected) as err:
+        build(root, out, TODAY, plugins=_plugins(how))
+    assert "search" in forked
+    if how == "content":  # the problems themselves come back, in order, for the clerk
+        assert [str(p) for p in err.value.problems] == ["a.yaml:1:1: bad", "content/notices/x.yaml:3:7: title: bad title"]
+    elif how == "crash":
+        assert str(err.value).splitlines()[-1] == "ValueError: a bug in a feature"
+    else:
+        assert "two pages map to index.html" in str(err.value)
+    assert tree_bytes(out) == before
+    assert not [p for p in os.listdir(out.parent) if ".building-" in p or ".old-" in p]
+
+
+def test_a_failure_elsewhere_stops_the_background_processes(tmp_path, monkeypatch, forked):
+    root = generate(tmp_path / "site", notices=20, villages=2, seed=4)
+    monkeypatch.setenv("GONGSHI_CACHE", str(tmp_path / "cache"))
+    cancelled: list[int] = []
+    real_cancel = background.Beside.cancel
+    monkeypatch.setattr(background.Beside, "cancel", lambda self: (cancelled.append(self.pid), real_cancel(self)))
+
+    class Broken(Plugin):
+        name = "qr"
+
+        def on_write(self, site, context, output, advance) -> None:
+            raise BuildError("the foreground feature failed")
+
+    plugins = [p for p in default_plugins() if p.name != "qr"]
+    plugins.insert(0, Broken())  # before the background features are joined
+    with pytest.raises(BuildError, match="the foreground feature failed"):
+        build(root, tmp_path / "out", TODAY, plugins=plugins)
+    assert len(cancelled) == 2
+    for pid in cancelled:
+        with pytest.raises(ChildProcessError):
+            os.waitpid(pid, 0)  # reaped: no process left behind
+
+
+def test_small_sites_and_one_core_run_every_feature_here(monkeypatch):
+    monkeypatch.setenv("GONGSHI_JOBS", "2")
+    assert background.wanted(background.MIN_PAGES) and not background.wanted(background.MIN_PAGES - 1)
+    monkeypatch.setenv("GONGSHI_JOBS", "1")
+    assert not background.wanted(100_000)
