@@ -230,9 +230,23 @@ class IndexBuilder:
     # -- replacing one document (the same number, other content) ----------------------------
     def replace(self, number: int, old: SearchDoc, new: SearchDoc) -> set[str]:
         """Put `new` in place of `old` as document `number`; returns the terms (and facets)
-        whose postings changed."""
+        whose postings changed. In a field whose length byte stays the same, only the terms
+        whose occurrences in the document differ change (an edited title leaves the body's
+        hundreds of terms as they were)."""
         self.docs[number] = new
-        changed = self._remove(number, old) | self._insert(number, new)
+        changed: set[str] = set()
+        for f, ((old_terms, old_length), (new_terms, new_length)) in enumerate(zip(analyse(old), analyse(new))):
+            if old_length and new_length and length_to_byte(old_length) == length_to_byte(new_length):
+                gone = [term for term, where in old_terms.items() if new_terms.get(term) != where]
+                came = {term: where for term, where in new_terms.items() if old_terms.get(term) != where}
+            else:
+                gone, came = list(old_terms), new_terms
+                self.codes[f][number] = length_to_byte(new_length) if new_length else 0
+            self.totals[f] += new_length - old_length
+            self._remove(f, number, gone)
+            self._insert(f, number, came)
+            changed.update(gone)
+            changed.update(came)
         for facet in facet_terms(old):
             numbers = self.facets[facet]
             del numbers[bisect_left(numbers, number)]
@@ -243,48 +257,32 @@ class IndexBuilder:
             numbers.insert(bisect_left(numbers, number), number)
         return changed | set(facet_terms(old)) | set(facet_terms(new))
 
-    def _remove(self, number: int, doc: SearchDoc) -> set[str]:
-        changed = set()
-        for f, (terms, length) in enumerate(analyse(doc)):
-            if not length:
-                continue
-            self.totals[f] -= length
-            self.codes[f][number] = 0
-            field = self.fields[f]
-            for term in terms:
-                postings = field[term]
-                at = bisect_left(postings.docs, number)
-                if postings.positions is not None:
-                    first = sum(postings.tfs[:at])
-                    del postings.positions[first:first + postings.tfs[at]]
-                del postings.docs[at]
-                del postings.tfs[at]
-                if not postings.docs:
-                    del field[term]
-            changed.update(terms)
-        return changed
+    def _remove(self, f: int, number: int, terms) -> None:
+        field = self.fields[f]
+        for term in terms:
+            postings = field[term]
+            at = bisect_left(postings.docs, number)
+            if postings.positions is not None:
+                first = sum(postings.tfs[:at])
+                del postings.positions[first:first + postings.tfs[at]]
+            del postings.docs[at]
+            del postings.tfs[at]
+            if not postings.docs:
+                del field[term]
 
-    def _insert(self, number: int, doc: SearchDoc) -> set[str]:
-        changed = set()
-        for f, (terms, length) in enumerate(analyse(doc)):
-            if not length:
-                continue
-            self.totals[f] += length
-            self.codes[f][number] = length_to_byte(length)
-            field = self.fields[f]
-            for term, where in terms.items():
-                postings = field.get(term)
-                if postings is None:
-                    postings = field[term] = Postings(f != CHARS and is_pair(term))
-                at = bisect_left(postings.docs, number)
-                tf = where if f == CHARS else len(where)
-                if postings.positions is not None:
-                    first = sum(postings.tfs[:at])
-                    postings.positions[first:first] = array("I", where)
-                postings.docs.insert(at, number)
-                postings.tfs.insert(at, tf)
-            changed.update(terms)
-        return changed
+    def _insert(self, f: int, number: int, terms: dict) -> None:
+        field = self.fields[f]
+        for term, where in terms.items():
+            postings = field.get(term)
+            if postings is None:
+                postings = field[term] = Postings(f != CHARS and is_pair(term))
+            at = bisect_left(postings.docs, number)
+            tf = where if f == CHARS else len(where)
+            if postings.positions is not None:
+                first = sum(postings.tfs[:at])
+                postings.positions[first:first] = array("I", where)
+            postings.docs.insert(at, number)
+            postings.tfs.insert(at, tf)
 
     # -- statistics ------------------------------------------------------------------------
     def doc_count(self, entry: list) -> int:
