@@ -9,7 +9,9 @@ forked before the rendering (it inherits the model, the renderer and the output 
 without copying or pickling them), and write their files into the same temporary folder.
 The build takes their results back at the point where the feature would have run: which
 files each wrote (and their keys and checksums, for the manifest), or the error it raised,
-which stops the build exactly as if it had been raised here. The files are the same bytes
+which stops the build exactly as if it had been raised here. Each child also scans the files
+it wrote for the leak gate (its findings join the gate's report, in the same order), so
+the gate's last step reads only what this process wrote. The files are the same bytes
 as when the feature runs in this process (tests/test_background.py).
 
 Small sites, one-core machines, platforms without `fork` and `GONGSHI_JOBS=1` run every
@@ -37,8 +39,12 @@ def wanted(pages: int) -> bool:
 class Beside:
     """One feature's `on_write`, running in a child process from `start` until `join`."""
 
-    def __init__(self, plugin, site, context, output):
+    def __init__(self, plugin, site, context, output, check=None):
+        """`check(written, reused)`: (the paths the leak gate must read of those the feature
+        wrote, their leaks), run in the child once its files are written."""
         self.plugin = plugin
+        self.checked: list[str] = []  # paths the child scanned for the leak gate
+        self.leaks: list = []  # and what it found there
         self._before = (set(output.written), set(output.keys), set(output.sums), set(output.reused))
         # Output buffered in this process would be written twice (once by the child's exit).
         sys.stdout.flush()
@@ -47,7 +53,7 @@ class Beside:
         pid = os.fork()
         if pid == 0:  # the child: run the feature, send back what it wrote, leave
             os.close(read)
-            _child(write, plugin, site, context, output, self._before)
+            _child(write, plugin, site, context, output, self._before, check)
         os.close(write)
         self.pid, self._read = pid, read
 
@@ -70,7 +76,7 @@ class Beside:
             raise BuildError(payload)
         if outcome == "crash":  # an unexpected error: its traceback, last line last (cli shows that)
             raise RuntimeError(f"the {self.plugin.name} stage failed in its process:\n{payload}")
-        written, keys, sums, reused, seconds = payload
+        written, keys, sums, reused, seconds, self.checked, self.leaks = payload
         for site_path, made_from in written.items():
             if site_path in output.written:
                 raise BuildError(f"two pages map to {site_path}: {output.written[site_path]} and {made_from}")
@@ -99,7 +105,7 @@ class Beside:
             self._read = None
 
 
-def _child(write: int, plugin, site, context, output, before) -> None:
+def _child(write: int, plugin, site, context, output, before, check) -> None:
     status = 0
     try:
         start = time.perf_counter()
@@ -107,12 +113,17 @@ def _child(write: int, plugin, site, context, output, before) -> None:
         try:
             plugin.on_write(site, context, output, lambda n=1: None)
             written_before, keys_before, sums_before, reused_before = before
+            written = {p: m for p, m in output.written.items() if p not in written_before}
+            reused = output.reused - reused_before
+            checked, leaks = check(list(written), reused) if check is not None else ([], [])
             result = ("ok", (
-                {p: m for p, m in output.written.items() if p not in written_before},
+                written,
                 {p: k for p, k in output.keys.items() if p not in keys_before},
                 {p: s for p, s in output.sums.items() if p not in sums_before},
-                output.reused - reused_before,
+                reused,
                 time.perf_counter() - start,
+                checked,
+                leaks,
             ))
         except GongshiError as exc:
             result = ("error", exc)

@@ -14,11 +14,13 @@ from . import background
 from .content import PROJECT_FIELDS, load_content
 from .i18n import Translator, cli_language
 from .inputs import inputs_digest, manifest_path, tool_digest, up_to_date
+from .leakgate import Rules
 from .media_stage import cache_dir, publish_media
 from .output import Output, digest
 from .plugins import BuildContext, Plugin, default_plugins
 from .progress import Progress
 from .render import Renderer
+from .speed import frozen_heap
 from .site import Site
 
 
@@ -58,7 +60,11 @@ def build(root: Path, out_dir: Path | None = None, today: dt.date | None = None,
     for plugin in plugins:
         with progress.stage(plugin.name, report=False):
             plugin.on_site(site, context)
+    with frozen_heap():
+        return _write_site(root, out_dir, today, progress, plugins, inputs, cache, content, site, context)
 
+
+def _write_site(root, out_dir, today, progress, plugins, inputs, cache, content, site, context) -> BuildResult:
     # Phase two: render into a temporary folder, check it, swap it in.
     output = Output(out_dir, manifest_path(context.cache_dir, out_dir))
     beside: dict[str, background.Beside] = {}
@@ -71,23 +77,31 @@ def build(root: Path, out_dir: Path | None = None, today: dt.date | None = None,
         assign_keys(site, base_key(root, renderer, today, plugins), media, plugins)
         pages = list(site.all_pages())
         # Features that need only the model write their files beside the rendering (background.py).
+        rules = Rules(content)  # the leak gate's, for the features' processes and the gate
         if background.wanted(len(pages)):
+            whole_gate = output.previous.get("gate") != rules.key  # else files linked from the last build passed
+
+            def check(written: list[str], reused: set[str]) -> tuple[list[str], list]:
+                paths = [path for path in written if whole_gate or path not in reused]
+                return paths, rules.leaks(output.tmp, paths)
+
             for plugin in plugins:
                 if plugin.background:
-                    beside[plugin.name] = background.Beside(plugin, site, context, output)
+                    beside[plugin.name] = background.Beside(plugin, site, context, output, check)
         with progress.stage("render", total=len(pages) + len(SINGLE_PAGES)) as advance:
             render_pages(site, renderer, output, media, pages, advance)
+        for plugin in plugins:  # the features written here first, while the others finish
+            if plugin.name not in beside:
+                with progress.stage(plugin.name) as advance:
+                    plugin.on_write(site, context, output, advance)
         for plugin in plugins:
             if plugin.name in beside:
                 progress.record(plugin.name, beside[plugin.name].join(output))
-                continue
-            with progress.stage(plugin.name) as advance:
-                plugin.on_write(site, context, output, advance)
         with progress.stage("assets"):
             copy_static(renderer, output)
             write_sitemap(renderer, output)
         with progress.stage("gate"):
-            gate = run_leak_gate(content, output)
+            gate = run_leak_gate(content, output, rules, beside.values())
         output.commit(inputs=inputs, gate=gate)
     except BaseException:
         for job in beside.values():
@@ -147,14 +161,15 @@ def copy_static(renderer: Renderer, output: Output) -> None:
                 output.copy(site_path, source, f"theme file {site_path}")
 
 
-def run_leak_gate(content, output: Output) -> str:
-    """Scan what this build wrote; files reused from a build that passed the same gate are clean."""
-    from .leakgate import gate, gate_key
+def run_leak_gate(content, output: Output, rules: Rules, beside=()) -> str:
+    """Scan what this build wrote; files reused from a build that passed the same gate are
+    clean, and the features run beside (`beside`) scanned their own files."""
+    from .leakgate import gate
 
-    key = gate_key(content)
-    fresh = [path for path in output.written if path not in output.reused] if output.previous.get("gate") == key else None
-    gate(content, output.tmp, only=fresh)
-    return key
+    fresh = [path for path in output.written if path not in output.reused] if output.previous.get("gate") == rules.key else None
+    checked = {path for job in beside for path in job.checked}
+    gate(content, output.tmp, fresh, rules=rules, checked=checked, found=[leak for job in beside for leak in job.leaks])
+    return rules.key
 
 
 # -- incremental builds: what each page is made from ------------------------------------------

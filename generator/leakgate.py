@@ -49,24 +49,37 @@ def public_names(content) -> set[str]:
 
 def gate_key(content) -> str:
     """What the gate looks for: files that passed under the same key need no second look."""
-    from .output import digest
-
-    return digest(sorted(allowed_numbers(content)), sorted(private_names(content)), sorted(public_names(content)))
+    return Rules(content).key
 
 
-def gate(content, site_dir: Path, only=None) -> None:
-    """Scan the built files (`only` these site paths, when given) and fail on any finding."""
-    from .leakcheck import scan_site
+class Rules:
+    """What the gate looks for in one build, made once (before features fork, background.py)."""
 
-    from .parallel import run_parallel, workers
+    def __init__(self, content):
+        from .output import digest
 
-    options = dict(allowed_numbers=allowed_numbers(content), private_names=private_names(content),
-                   public_names=public_names(content))
+        self.options = dict(allowed_numbers=allowed_numbers(content), private_names=private_names(content),
+                            public_names=public_names(content))
+        self.key = digest(sorted(self.options["allowed_numbers"]), sorted(self.options["private_names"]),
+                          sorted(self.options["public_names"]))
+
+    def leaks(self, site_dir: Path, files: list[str]) -> list:
+        """The leaks in these site paths, sorted; a large batch is scanned on every core."""
+        from .leakcheck import scan_site
+        from .parallel import run_parallel, workers
+
+        files = sorted(files)
+        count = workers()
+        slices = [files[start::count] for start in range(count)] if len(files) >= PARALLEL_FILES else [files]
+        found = run_parallel([lambda part=part: scan_site(site_dir, only=part, **self.options) for part in slices], min_jobs=2)
+        return sorted(leak for part in found for leak in part)
+
+
+def gate(content, site_dir: Path, only=None, *, rules: Rules | None = None, checked=frozenset(), found=()) -> None:
+    """Scan the built files (`only` these site paths, when given) and fail on any finding.
+    `checked`: paths already scanned (by a feature in its own process), whose leaks are `found`."""
+    rules = rules or Rules(content)
     files = sorted(p.relative_to(site_dir).as_posix() for p in Path(site_dir).rglob("*") if p.is_file()) if only is None else sorted(only)
-    # Large sites are scanned on every core, in as many slices.
-    count = workers()
-    slices = [files[start::count] for start in range(count)] if len(files) >= PARALLEL_FILES else [files]
-    found = run_parallel([lambda part=part: scan_site(site_dir, only=part, **options) for part in slices], min_jobs=2)
-    leaks = sorted(leak for part in found for leak in part)
+    leaks = sorted([*rules.leaks(site_dir, [f for f in files if f not in checked]), *found])
     if leaks:
         raise BuildError("personal data found in the output; nothing was published:\n" + "\n".join(str(leak) for leak in leaks))

@@ -817,6 +817,7 @@ class SupervisionPlugin(Plugin):
     """The supervision page and CSV files, each page's own problems and history, and the feeds."""
 
     name = "supervision"
+    background = True  # on_write needs only the model and the report made in on_site
 
     def __init__(self):
         self.report: SupervisionReport | None = None
@@ -877,7 +878,7 @@ class SupervisionPlugin(Plugin):
         output.write_bytes(PAGE, render_page(context.renderer, made), "supervision page")
         for path, data in made.csv.items():
             output.write_bytes(path, data, "supervision data")
-        cache.save()
+        context.defer(cache.save)
         advance()
         write_feeds(site, self.report.history, output, Translator(site.config.language))
         advance()

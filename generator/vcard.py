@@ -68,6 +68,8 @@ def split_name(name: str) -> tuple[str, str]:
 
 def _clean(text: str) -> str:
     """Normalize line ends to \\n, turn tabs into spaces, drop other control characters."""
+    if text.isprintable():  # no control character at all (the common case: a site has thousands)
+        return text
     text = text.replace("\r\n", "\n").replace("\r", "\n").replace("\t", " ")
     return "".join(ch for ch in text if ch == "\n" or unicodedata.category(ch) != "Cc")
 

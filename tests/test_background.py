@@ -35,7 +35,7 @@ def forked(monkeypatch) -> list[str]:
     return started
 
 
-def test_search_and_open_data_written_beside_give_the_same_site(tmp_path, monkeypatch, forked):
+def test_search_open_data_and_supervision_written_beside_give_the_same_site(tmp_path, monkeypatch, forked):
     root = generate(tmp_path / "site", notices=60, villages=6, seed=3)
     with monkeypatch.context() as m:
         m.setenv("GONGSHI_JOBS", "1")
@@ -44,18 +44,24 @@ def test_search_and_open_data_written_beside_give_the_same_site(tmp_path, monkey
     out = tmp_path / "out"
     monkeypatch.setenv("GONGSHI_CACHE", str(tmp_path / "cache"))
     assert tree_bytes(build(root, out, TODAY).out_dir) == single
-    assert sorted(forked) == ["funds", "search"]
+    assert sorted(forked) == ["funds", "search", "supervision"]
     # An incremental rebuild after an edit, features again in their processes: the bytes of
     # a clean one-process build of the edited content.
     notice = sorted((root / "content" / "notices").rglob("*.yaml"))[3]
     notice.write_text(notice.read_text(encoding="utf-8").replace("title: ", "title: 更正 ", 1), encoding="utf-8")
+    from generator import leakgate
+
+    here: list[str] = []  # what the gate read in this process (the features' processes read theirs)
+    real_leaks = leakgate.Rules.leaks
+    monkeypatch.setattr(leakgate.Rules, "leaks", lambda self, site_dir, files: (here.extend(files), real_leaks(self, site_dir, files))[1])
     result = build(root, out, TODAY)
     assert forked.count("search") == 2
+    assert here and not [path for path in here if path.startswith(("search/", "data/", "supervision"))]
     with monkeypatch.context() as m:
         m.setenv("GONGSHI_JOBS", "1")
         assert tree_bytes(result.out_dir) == clean_build(root, tmp_path / "single2", TODAY, m)
     # Their times are reported as stages; the manifest lists their files for the next build.
-    assert {"search", "funds"} <= {key for key, _ in result.timings}
+    assert {"search", "funds", "supervision"} <= {key for key, _ in result.timings}
     assert build(root, out, TODAY).files == 0  # nothing changed: up to date, nothing written
 
 
@@ -76,13 +82,15 @@ class Failing(Plugin):
             raise ValueError("a bug in a feature")
         if self.how == "collision":
             output.write_text("index.html", "<p>also here</p>", "failing feature")
+        if self.how == "leak":  # written by the child, found by the child's scan for the gate
+            output.write_text("search/leak.json", '{"x": "身份证 11010519491231002X"}', "failing feature")
 
 
 def _plugins(how: str) -> list[Plugin]:
     return [p for p in default_plugins() if p.name != "search"] + [Failing(how)]
 
 
-@pytest.mark.parametrize("how", ["content", "crash", "collision"])
+@pytest.mark.parametrize("how", ["content", "crash", "collision", "leak"])
 def test_an_error_in_a_background_feature_stops_the_build_and_keeps_the_site(tmp_path, monkeypatch, forked, how):
     root = generate(tmp_path / "site", notices=20, villages=2, seed=4)
     monkeypatch.setenv("GONGSHI_CACHE", str(tmp_path / "cache"))
@@ -90,7 +98,7 @@ def test_an_error_in_a_background_feature_stops_the_build_and_keeps_the_site(tmp
     before = tree_bytes(out)
     notice = sorted((root / "content" / "notices").rglob("*.yaml"))[0]
     notice.write_text(notice.read_text(encoding="utf-8").replace("title: ", "title: 改 ", 1), encoding="utf-8")
-    expected = {"content": ContentError, "crash": RuntimeError, "collision": BuildError}[how]
+    expected = {"content": ContentError, "crash": RuntimeError, "collision": BuildError, "leak": BuildError}[how]
     with pytest.raises(expected) as err:
         build(root, out, TODAY, plugins=_plugins(how))
     assert "search" in forked
@@ -98,8 +106,10 @@ def test_an_error_in_a_background_feature_stops_the_build_and_keeps_the_site(tmp
         assert [str(p) for p in err.value.problems] == ["a.yaml:1:1: bad", "content/notices/x.yaml:3:7: title: bad title"]
     elif how == "crash":
         assert str(err.value).splitlines()[-1] == "ValueError: a bug in a feature"
-    else:
+    elif how == "collision":
         assert "two pages map to index.html" in str(err.value)
+    else:
+        assert str(err.value).splitlines()[1].startswith("search/leak.json:1:")
     assert tree_bytes(out) == before
     assert not [p for p in os.listdir(out.parent) if ".building-" in p or ".old-" in p]
 
@@ -121,7 +131,7 @@ def test_a_failure_elsewhere_stops_the_background_processes(tmp_path, monkeypatc
     plugins.insert(0, Broken())  # before the background features are joined
     with pytest.raises(BuildError, match="the foreground feature failed"):
         build(root, tmp_path / "out", TODAY, plugins=plugins)
-    assert len(cancelled) == 2
+    assert len(cancelled) == 3
     for pid in cancelled:
         with pytest.raises(ChildProcessError):
             os.waitpid(pid, 0)  # reaped: no process left behind

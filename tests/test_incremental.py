@@ -269,7 +269,7 @@ def test_files_without_a_key_are_linked_when_their_bytes_did_not_change(tmp_path
     correct_title(path)
     scanned = []
     real_gate = leakgate.gate
-    monkeypatch.setattr(leakgate, "gate", lambda content, site_dir, only=None: (scanned.append(only), real_gate(content, site_dir, only))[1])
+    monkeypatch.setattr(leakgate, "gate", lambda content, site_dir, only=None, **how: (scanned.append(only), real_gate(content, site_dir, only, **how))[1])
     build(root, out, TODAY)
     linked = {p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file()
               and inodes.get(p.relative_to(out).as_posix()) == p.stat().st_ino}
