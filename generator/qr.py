@@ -232,8 +232,12 @@ def _num_pair(a: int, b: int) -> str:
     return f"{a}{'' if b < 0 else ' '}{b}"
 
 
-def path_from_matrix(matrix: Sequence[Sequence[bool]]) -> str:
+def path_from_matrix(matrix: Sequence[Sequence[bool]], margin: int = 0) -> str:
     """SVG path data whose filled area (nonzero or evenodd) is exactly the dark modules.
+
+    `margin`: light modules around the matrix that are not in it (a quiet zone): the
+    coordinates are shifted by it, and the path is the one of the matrix with that margin
+    added, without walking its empty rows and columns.
 
     Every boundary edge between a dark and a light module is oriented with the dark side on
     its right (clockwise outlines, counter-clockwise holes), so the winding number is 1 on
@@ -284,6 +288,7 @@ def path_from_matrix(matrix: Sequence[Sequence[bool]]) -> str:
         # previous edge is vertical (at a corner-touch vertex both incoming edges are
         # vertical), so the loop is h, v, h, …, v and the last v is implied.
         y, x = divmod(start, w)
+        x, y = x + margin, y + margin
         if pen is None:
             move = f"M{_num_pair(x, y)}"
         else:
@@ -357,8 +362,8 @@ def qr_svg(payload: str, *, label: str, module_px: int | None = None, size: str 
     both to a CSS length, e.g. ``"40mm"`` for print. Deterministic. Encodes every call:
     a build should use `QrCache`.
     """
-    matrix = qr_matrix(payload)
-    return _svg(len(matrix), path_from_matrix(matrix), label, module_px, size)
+    core = _encode_core(payload)
+    return _svg(len(core) + 2 * QUIET_ZONE, path_from_matrix(core, QUIET_ZONE), label, module_px, size)
 
 
 def qr_png(payload: str, scale: int = 8) -> bytes:
@@ -439,7 +444,7 @@ class QrCache:
                 self.stats.disk_hits += 1
         else:
             core = _encode_core(payload)
-            path = path_from_matrix(_with_quiet_zone(core))
+            path = path_from_matrix(core, QUIET_ZONE)
             rows = tuple("".join("#" if m else "." for m in row) for row in core)
             with self._lock:
                 self.stats.misses += 1

@@ -208,6 +208,21 @@ def test_path_fills_exactly_the_dark_modules(matrix):
     _check_path(matrix)
 
 
+@settings(max_examples=150, deadline=None)
+@given(
+    st.integers(1, 10).flatmap(
+        lambda n: st.lists(st.lists(st.booleans(), min_size=n, max_size=n), min_size=n, max_size=n)
+    ),
+    st.integers(0, 5),
+)
+def test_a_margin_is_the_path_of_the_matrix_with_light_modules_around(matrix, margin):
+    n = len(matrix)
+    padded = [[False] * (n + 2 * margin) for _ in range(margin)]
+    padded += [[False] * margin + list(row) + [False] * margin for row in matrix]
+    padded += [[False] * (n + 2 * margin) for _ in range(margin)]
+    assert path_from_matrix(matrix, margin) == path_from_matrix(padded)
+
+
 def test_path_handles_corner_touching_modules_and_holes():
     checker = [[(x + y) % 2 == 0 for x in range(9)] for y in range(9)]
     ring = [[x in (0, 6) or y in (0, 6) or (2 <= x <= 4 and 2 <= y <= 4) for x in range(7)] for y in range(7)]
