@@ -587,14 +587,9 @@ def load_content(root: Path, cache_dir: Path | None = None) -> Content:
 
     masked: list[Problem] = []
 
-    def read(file: _File, kind: str):
-        """(record, masked problems, village loc) from the cache or the file; None on problems."""
-        record_id = _file_id(file, problems)
-        key = digest_of(kind, file.relpath, file.digest, reading)
-        entry = cache.get(key)
-        if entry is not None and (kind == "villages" or _photos_exist(entry[0], root)):
-            masked.extend(entry[1])
-            return record_id, entry
+    def parse(file: _File, kind: str, record_id: str | None) -> tuple:
+        """(entry or None, the file's problems, what was masked in it, the hash of the bytes
+        read) of a file the cache does not have; may run in a worker process (parallel.py)."""
         source = file.source
         file_masked = deidentify_free_text(source, allowed, policy) if source.root is not None else []
         record = None
@@ -603,23 +598,38 @@ def load_content(root: Path, cache_dir: Path | None = None) -> Content:
                 record = read_village(source, record_id or "", file.digest)
             else:
                 record = read_notice(source, record_id or "", config, file.digest, root)
-        problems.extend(source.problems)
-        masked.extend(file_masked)
-        if record is None or source.problems:
-            return record_id, None
-        key = digest_of(kind, file.relpath, file.digest, reading)  # the digest of the bytes just read
+        file_problems = list(source.problems)
+        file.release()
+        if record is None or file_problems:
+            return None, file_problems, file_masked, file.digest
         village_value = source.root.data.get("village") if kind == "notices" else None
-        entry = (record, file_masked, village_value.loc if village_value is not None else None)
-        if record_id:
-            cache.put(key, entry)
-        return record_id, entry
+        return (record, file_masked, village_value.loc if village_value is not None else None), [], file_masked, file.digest
 
     def collect(files: list[_File], kind: str, noun: str) -> dict:
-        """{id: (record, masked, village loc)} of the files read without problems, ids unique."""
+        """{id: (record, masked, village loc)} of the files read without problems, ids unique.
+        Files the cache does not have are parsed on every core when there are many (a cold build)."""
+        from .parallel import run_parallel
+
+        ids = [_file_id(file, problems) for file in files]
+        keys = [digest_of(kind, file.relpath, file.digest, reading) for file in files]
+        found: list = [None] * len(files)  # (entry or None, masked) per file
+        todo = []
+        for i, file in enumerate(files):
+            entry = cache.get(keys[i])
+            if entry is not None and (kind == "villages" or _photos_exist(entry[0], root)):
+                found[i] = (entry, entry[1])
+            else:
+                todo.append(i)
+        parsed = run_parallel([lambda i=i: parse(files[i], kind, ids[i]) for i in todo])
+        for i, (entry, file_problems, file_masked, read_digest) in zip(todo, parsed):
+            files[i].release()
+            problems.extend(file_problems)
+            found[i] = (entry, file_masked)
+            if entry is not None and ids[i]:
+                cache.put(digest_of(kind, files[i].relpath, read_digest, reading), entry)  # the bytes the parse read
         entries: dict = {}
-        for file in files:
-            record_id, entry = read(file, kind)
-            file.release()
+        for file, record_id, (entry, file_masked) in zip(files, ids, found):
+            masked.extend(file_masked)
             if entry is None or not record_id:
                 continue
             if record_id in entries:

@@ -83,10 +83,45 @@ def test_search_index_made_in_shares_equals_one_process(tmp_path, monkeypatch, r
     docs = documents(site, t)
     monkeypatch.setattr(parallel, "MIN_JOBS", 1)
     monkeypatch.setenv("GONGSHI_JOBS", "1")
+    started = len(ran_in_workers)  # (the content was parsed in workers)
     single, _ = search_export.export(docs, kind_labels(t), site)
     assert any(path.startswith("search/p/") for path in single) and any(path.startswith("search/b/") for path in single)
     monkeypatch.setattr(search_export, "PARALLEL_DOCS", 1)
     monkeypatch.setenv("GONGSHI_JOBS", "3")
     several, _ = search_export.export(docs, kind_labels(t), site)
-    assert len(ran_in_workers) == 2  # analysis, then encoding
+    assert len(ran_in_workers) - started == 2  # analysis, then encoding
     assert several == single
+
+
+def test_content_parsed_on_several_cores_is_read_as_in_one(tmp_path, monkeypatch, ran_in_workers):
+    """A cold build parses the files the cache lacks on every core: the same records, the
+    same problems and the same masked numbers, in the same order, as one process."""
+    from generator.content import load_content
+    from generator.errors import ContentError
+
+    root = generate(tmp_path / "site", notices=60, villages=5, seed=8)
+    config = root / "site_config.yaml"
+    config.write_text(config.read_text(encoding="utf-8").replace("on_unmasked_pii: fail", "on_unmasked_pii: mask"), encoding="utf-8")
+    files = sorted((root / "content" / "notices").rglob("*.yaml"))
+    for n in (5, 40):  # a mobile number in the text: masked, and reported
+        files[n].write_text(files[n].read_text(encoding="utf-8").replace("body: |\n", "body: |\n  联系电话 13912345678。\n", 1), encoding="utf-8")
+    for n in (7, 33):  # problems
+        files[n].write_text(files[n].read_text(encoding="utf-8") + "colour: red\n", encoding="utf-8")
+    monkeypatch.setattr(parallel, "MIN_JOBS", 1)
+
+    def read(jobs: str):
+        monkeypatch.setenv("GONGSHI_JOBS", jobs)
+        with pytest.raises(ContentError) as err:
+            load_content(root)  # no cache: every file is parsed
+        return [str(p) for p in err.value.problems]
+
+    assert read("1") == read("2") and len(read("1")) == 2
+    assert set(ran_in_workers) == {"fork"}
+    for n in (7, 33):
+        files[n].write_text(files[n].read_text(encoding="utf-8").replace("colour: red\n", ""), encoding="utf-8")
+    monkeypatch.setenv("GONGSHI_JOBS", "1")
+    one = load_content(root)
+    monkeypatch.setenv("GONGSHI_JOBS", "2")
+    several = load_content(root)
+    assert several.notices == one.notices and several.villages == one.villages
+    assert [str(m) for m in several.masked] == [str(m) for m in one.masked] and len(one.masked) == 2
