@@ -1,8 +1,8 @@
 """Features that write their files beside the page rendering, in a forked process.
 
 After the model is built and every page has its key, some features' `on_write` depends only
-on the model and the renderer, not on the pages being rendered first: the search index and
-the open-data files (`Plugin.background = True`). On a large site each is seconds of one
+on the model and the renderer, not on the pages being rendered first: the search index, the
+open-data files and the supervision lists (`Plugin.background = True`). On a large site each is seconds of one
 core's work while the page rendering leaves the other cores idle between its batches, and
 after a one-notice edit they are most of the rebuild. So they start, each in a child process
 forked before the rendering (it inherits the model, the renderer and the output folder
@@ -37,7 +37,7 @@ def wanted(pages: int) -> bool:
 
 
 class Beside:
-    """One feature's `on_write`, running in a child process from `start` until `join`."""
+    """One feature's `on_write`, running in a child process from its creation until `join`."""
 
     def __init__(self, plugin, site, context, output, check=None):
         """`check(written, reused)`: (the paths the leak gate must read of those the feature
@@ -50,7 +50,12 @@ class Beside:
         sys.stdout.flush()
         sys.stderr.flush()
         read, write = os.pipe()
-        pid = os.fork()
+        try:
+            pid = os.fork()
+        except OSError:
+            os.close(read)
+            os.close(write)
+            raise
         if pid == 0:  # the child: run the feature, send back what it wrote, leave
             os.close(read)
             _child(write, plugin, site, context, output, self._before, check)
@@ -109,6 +114,9 @@ def _child(write: int, plugin, site, context, output, before, check) -> None:
     status = 0
     try:
         start = time.perf_counter()
+        # One process per feature is enough: the rendering and the other features have the
+        # other cores, and every worker more would hold its own copy of what it changes.
+        os.environ["GONGSHI_JOBS"] = "1"
         context.deferred = []
         try:
             plugin.on_write(site, context, output, lambda n=1: None)

@@ -87,7 +87,10 @@ def _write_site(root, out_dir, today, progress, plugins, inputs, cache, content,
 
             for plugin in plugins:
                 if plugin.background:
-                    beside[plugin.name] = background.Beside(plugin, site, context, output, check)
+                    try:
+                        beside[plugin.name] = background.Beside(plugin, site, context, output, check)
+                    except OSError:  # no process to be had (memory, limits): written here instead
+                        pass
         with progress.stage("render", total=len(pages) + len(SINGLE_PAGES)) as advance:
             render_pages(site, renderer, output, media, pages, advance)
         for plugin in plugins:  # the features written here first, while the others finish

@@ -142,3 +142,18 @@ def test_small_sites_and_one_core_run_every_feature_here(monkeypatch):
     assert background.wanted(background.MIN_PAGES) and not background.wanted(background.MIN_PAGES - 1)
     monkeypatch.setenv("GONGSHI_JOBS", "1")
     assert not background.wanted(100_000)
+
+
+def test_a_feature_whose_process_cannot_start_is_written_here(tmp_path, monkeypatch, forked):
+    root = generate(tmp_path / "site", notices=20, villages=2, seed=4)
+    with monkeypatch.context() as m:
+        m.setenv("GONGSHI_JOBS", "1")
+        single = clean_build(root, tmp_path / "single", TODAY, m)
+
+    def no_fork():
+        raise OSError(11, "Resource temporarily unavailable")
+
+    monkeypatch.setattr(background.os, "fork", no_fork)
+    monkeypatch.setenv("GONGSHI_CACHE", str(tmp_path / "cache"))
+    assert tree_bytes(build(root, tmp_path / "out", TODAY).out_dir) == single
+    assert sorted(forked) == ["funds", "search", "supervision"]  # each was tried
