@@ -53,14 +53,15 @@ def build(root: Path, out_dir: Path | None = None, today: dt.date | None = None,
         content = load_content(root, cache)
     for masked in content.masked:
         progress.say(progress.t("progress.masked", where=str(masked)))
-    with progress.stage("model"):
-        site = Site.from_content(content, today)
-    plugins = default_plugins() if plugins is None else plugins
-    context = BuildContext(root=root, config=content.config, today=today, cache_dir=cache, content=content)
-    for plugin in plugins:
-        with progress.stage(plugin.name, report=False):
-            plugin.on_site(site, context)
-    with frozen_heap():
+    with frozen_heap() as freeze:  # the records, then the model: they live until the build ends
+        with progress.stage("model"):
+            site = Site.from_content(content, today)
+        plugins = default_plugins() if plugins is None else plugins
+        context = BuildContext(root=root, config=content.config, today=today, cache_dir=cache, content=content)
+        for plugin in plugins:
+            with progress.stage(plugin.name, report=False):
+                plugin.on_site(site, context)
+        freeze()
         return _write_site(root, out_dir, today, progress, plugins, inputs, cache, content, site, context)
 
 
