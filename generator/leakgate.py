@@ -47,13 +47,9 @@ def public_names(content) -> set[str]:
     return names
 
 
-def gate_key(content) -> str:
-    """What the gate looks for: files that passed under the same key need no second look."""
-    return Rules(content).key
-
-
 class Rules:
-    """What the gate looks for in one build, made once (before features fork, background.py)."""
+    """What the gate looks for in one build, made once (before features fork, background.py).
+    `key`: files that passed under the same key need no second look."""
 
     def __init__(self, content):
         from .output import digest
