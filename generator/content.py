@@ -657,17 +657,20 @@ def _slug_bases(names: set[str], cache: ParseCache) -> dict[str, str]:
     kept in the parse cache by name and pypinyin's version."""
     from importlib.metadata import version
 
+    from .parallel import run_apart
     from .site import slug_base
 
-    bases = {}
     pinyin = version("pypinyin")
-    for name in sorted(names):
-        key = digest_of("slug", name, pinyin, _TOOL_VERSION)
-        base = cache.get(key)
-        if base is None:
-            base = slug_base(name)
-            cache.put(key, base)
-        bases[name] = base
+    keys = {name: digest_of("slug", name, pinyin, _TOOL_VERSION) for name in sorted(names)}
+    bases = {name: cache.get(key) for name, key in keys.items()}
+    new = [name for name, base in bases.items() if base is None]
+    if new:
+        # pypinyin's dictionaries are some 50 MB that every process forked later would hold
+        # too: they are loaded in a process of their own, which ends here.
+        made = run_apart(lambda: [slug_base(name) for name in new])
+        for name, base in zip(new, made):
+            cache.put(keys[name], base)
+            bases[name] = base
     return bases
 
 

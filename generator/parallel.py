@@ -1,9 +1,9 @@
 """Running a build's many independent jobs on every core.
 
 Rendering ten thousand pages is the longest stage of a large build, and each page depends
-only on the model, so the jobs are split between worker processes forked after the model
-is built: they inherit it (and the templates) without copying or pickling anything, and
-each writes its own files. Small batches, one-core machines and platforms without `fork`
+only on the model, so the jobs are split between this process and worker processes forked
+after the model is built: they inherit it (and the templates) without copying or pickling
+anything, and each writes its own files. Small batches, one-core machines and platforms without `fork`
 run in this process. `GONGSHI_JOBS` sets the number of processes (1 turns this off).
 """
 from __future__ import annotations
@@ -38,11 +38,34 @@ def run_parallel(jobs: list[Callable[[], object]], min_jobs: int | None = None) 
         return [job() for job in jobs]
     _jobs = jobs  # forked workers see the list; only share numbers and results are pickled
     try:
-        with multiprocessing.get_context("fork").Pool(count) as pool:
-            shares = pool.map(_run_share, [(start, count) for start in range(count)])
+        # This process does the first share itself rather than wait: one process fewer, each
+        # holding its own copy of the part of the model it touches (tens of MB on a large site).
+        with multiprocessing.get_context("fork").Pool(count - 1) as pool:
+            others = pool.map_async(_run_share, [(start, count) for start in range(1, count)])
+            shares = [_run_share((0, count))] + others.get()
     finally:
         _jobs = []
     results: list = [None] * len(jobs)
     for start, share in enumerate(shares):
         results[start::count] = share
     return results
+
+
+def run_apart(job: Callable[[], object]) -> object:
+    """`job()`, run in a forked process so that what it loads (a large library's data) does
+    not stay in this one; here when there are no workers (`GONGSHI_JOBS=1`, no `fork`) or
+    no process to be had."""
+    if workers() <= 1 or "fork" not in multiprocessing.get_all_start_methods():
+        return job()
+    global _jobs
+    _jobs = [job]
+    try:
+        pool = multiprocessing.get_context("fork").Pool(1)
+    except OSError:
+        _jobs = []
+        return job()
+    try:
+        with pool:
+            return pool.apply(_run_share, ((0, 1),))[0]
+    finally:
+        _jobs = []

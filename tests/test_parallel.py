@@ -46,6 +46,41 @@ def test_an_error_in_a_worker_fails_the_build(monkeypatch):
         parallel.run_parallel([lambda: None, broken, lambda: None])
 
 
+def test_this_process_does_a_share_and_its_error_is_raised(monkeypatch):
+    import os
+
+    monkeypatch.setattr(parallel, "MIN_JOBS", 1)
+    monkeypatch.setenv("GONGSHI_JOBS", "3")
+    here = os.getpid()
+    pids = parallel.run_parallel([os.getpid for _ in range(7)])
+    assert pids[0::3] == [here] * 3  # the first share, in order
+    assert here not in pids[1::3] + pids[2::3] and len(set(pids)) == 3
+
+    def broken():
+        raise ValueError("template error here")
+
+    with pytest.raises(ValueError, match="template error here"):
+        parallel.run_parallel([broken, lambda: None, lambda: None])
+
+
+def test_run_apart_runs_elsewhere_and_keeps_the_slug_dictionaries_out_of_the_build(tmp_path, monkeypatch):
+    import os
+    import subprocess
+
+    monkeypatch.setenv("GONGSHI_JOBS", "2")
+    assert parallel.run_apart(os.getpid) != os.getpid()
+    monkeypatch.setenv("GONGSHI_JOBS", "1")
+    assert parallel.run_apart(os.getpid) == os.getpid()
+    # A cold build makes the townships' slugs (pypinyin) in a process of its own.
+    root = generate(tmp_path / "site", notices=10, villages=3, seed=5)
+    script = ("import sys, datetime; from generator.build import build; "
+              f"build({str(root)!r}, {str(tmp_path / 'out')!r}, datetime.date(2026, 11, 22)); print('pypinyin' in sys.modules)")
+    env = dict(os.environ, GONGSHI_JOBS="2", GONGSHI_CACHE=str(tmp_path / "cache"), PYTHONPATH=str(REPO))
+    ran = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, check=True)
+    assert ran.stdout.strip() == "False"
+    assert sorted(p.name for p in (tmp_path / "out" / "townships").iterdir())  # the slugs were made
+
+
 def test_the_leak_gate_finds_leaks_when_it_scans_in_slices(tmp_path, monkeypatch):
     from generator import leakgate
     from generator.content import load_content
