@@ -3,10 +3,12 @@
 After the model is built and every page has its key, some features' `on_write` depends only
 on the model and the renderer, not on the pages being rendered first: the search index, the
 open-data files and the supervision lists (`Plugin.background = True`). On a large site each is seconds of one
-core's work while the page rendering leaves the other cores idle between its batches, and
-after a one-notice edit they are most of the rebuild. So they start, each in a child process
-forked before the rendering (it inherits the model, the renderer and the output folder
-without copying or pickling them), and write their files into the same temporary folder.
+core's work, and after a one-notice edit they are most of the rebuild. So they start in
+child processes forked before the rendering (each inherits the model, the renderer and the
+output folder without copying or pickling them), and write their files into the same
+temporary folder. A child runs a group of them, one after the other: there is one group
+per core beyond the first (`groups`), since the rendering has the cores too, and every
+process more holds its own copy of the part of the model it touches.
 The build takes their results back at the point where the feature would have run: which
 files each wrote (and their keys and checksums, for the manifest), or the error it raised,
 which stops the build exactly as if it had been raised here. Each child also scans the files
@@ -36,13 +38,20 @@ def wanted(pages: int) -> bool:
     return hasattr(os, "fork") and workers() > 1 and pages >= MIN_PAGES
 
 
-class Beside:
-    """One feature's `on_write`, running in a child process from its creation until `join`."""
+def groups(plugins: list) -> list[list]:
+    """The background features split between processes: one group per core beyond the first."""
+    count = min(len(plugins), max(1, workers() - 1))
+    return [plugins[start::count] for start in range(count)] if plugins else []
 
-    def __init__(self, plugin, site, context, output, check=None):
-        """`check(written, reused)`: (the paths the leak gate must read of those the feature
+
+class Beside:
+    """Some features' `on_write`, one after the other, in a child process from its creation until `join`."""
+
+    def __init__(self, plugins: list, site, context, output, check=None):
+        """`check(written, reused)`: (the paths the leak gate must read of those the features
         wrote, their leaks), run in the child once its files are written."""
-        self.plugin = plugin
+        self.plugins = plugins
+        self.names = ", ".join(plugin.name for plugin in plugins)
         self.checked: list[str] = []  # paths the child scanned for the leak gate
         self.leaks: list = []  # and what it found there
         self._before = (set(output.written), set(output.keys), set(output.sums), set(output.reused))
@@ -58,13 +67,13 @@ class Beside:
             raise
         if pid == 0:  # the child: run the feature, send back what it wrote, leave
             os.close(read)
-            _child(write, plugin, site, context, output, self._before, check)
+            _child(write, plugins, site, context, output, self._before, check)
         os.close(write)
         self.pid, self._read = pid, read
 
-    def join(self, output) -> float:
-        """Wait for the child; merge what it wrote into `output`. Returns its running time.
-        The child's error is raised here."""
+    def join(self, output) -> dict[str, float]:
+        """Wait for the child; merge what it wrote into `output`. Returns each feature's
+        running time, by name. The child's error is raised here."""
         chunks = []
         with os.fdopen(self._read, "rb") as pipe:
             self._read = None
@@ -73,14 +82,14 @@ class Beside:
         if not chunks:
             _, status = os.waitpid(self.pid, 0)
             self.pid = None
-            raise BuildError(f"the {self.plugin.name} stage stopped without a result (exit status {status})")
+            raise BuildError(f"the {self.names} stage stopped without a result (exit status {status})")
         outcome, payload = pickle.loads(b"".join(chunks))
         if outcome == "error":
             raise payload
         if outcome == "message":
             raise BuildError(payload)
         if outcome == "crash":  # an unexpected error: its traceback, last line last (cli shows that)
-            raise RuntimeError(f"the {self.plugin.name} stage failed in its process:\n{payload}")
+            raise RuntimeError(f"the {self.names} stage failed in its process:\n{payload}")
         written, keys, sums, reused, seconds, self.checked, self.leaks = payload
         for site_path, made_from in written.items():
             if site_path in output.written:
@@ -110,16 +119,19 @@ class Beside:
             self._read = None
 
 
-def _child(write: int, plugin, site, context, output, before, check) -> None:
+def _child(write: int, plugins, site, context, output, before, check) -> None:
     status = 0
     try:
-        start = time.perf_counter()
-        # One process per feature is enough: the rendering and the other features have the
-        # other cores, and every worker more would hold its own copy of what it changes.
+        # One process is enough: the rendering and the other features have the other cores,
+        # and every worker more would hold its own copy of what it changes.
         os.environ["GONGSHI_JOBS"] = "1"
         context.deferred = []
         try:
-            plugin.on_write(site, context, output, lambda n=1: None)
+            seconds = {}
+            for plugin in plugins:
+                start = time.perf_counter()
+                plugin.on_write(site, context, output, lambda n=1: None)
+                seconds[plugin.name] = time.perf_counter() - start
             written_before, keys_before, sums_before, reused_before = before
             written = {p: m for p, m in output.written.items() if p not in written_before}
             reused = output.reused - reused_before
@@ -129,7 +141,7 @@ def _child(write: int, plugin, site, context, output, before, check) -> None:
                 {p: k for p, k in output.keys.items() if p not in keys_before},
                 {p: s for p, s in output.sums.items() if p not in sums_before},
                 reused,
-                time.perf_counter() - start,
+                seconds,
                 checked,
                 leaks,
             ))

@@ -68,7 +68,7 @@ def build(root: Path, out_dir: Path | None = None, today: dt.date | None = None,
 def _write_site(root, out_dir, today, progress, plugins, inputs, cache, content, site, context) -> BuildResult:
     # Phase two: render into a temporary folder, check it, swap it in.
     output = Output(out_dir, manifest_path(context.cache_dir, out_dir))
-    beside: dict[str, background.Beside] = {}
+    beside: list[background.Beside] = []
     try:
         renderer = Renderer(root, content.config, today, extra_globals={"site": site, "project_fields": PROJECT_FIELDS, **context.globals},
                             cache_dir=cache)
@@ -86,33 +86,34 @@ def _write_site(root, out_dir, today, progress, plugins, inputs, cache, content,
                 paths = [path for path in written if whole_gate or path not in reused]
                 return paths, rules.leaks(output.tmp, paths)
 
-            for plugin in plugins:
-                if plugin.background:
-                    try:
-                        beside[plugin.name] = background.Beside(plugin, site, context, output, check)
-                    except OSError:  # no process to be had (memory, limits): written here instead
-                        pass
+            for group in background.groups([plugin for plugin in plugins if plugin.background]):
+                try:
+                    beside.append(background.Beside(group, site, context, output, check))
+                except OSError:  # no process to be had (memory, limits): written here instead
+                    pass
+        away = {plugin.name for job in beside for plugin in job.plugins}
         with progress.stage("render", total=len(pages) + len(SINGLE_PAGES)) as advance:
             render_pages(site, renderer, output, media, pages, advance)
         for plugin in plugins:  # the features written here first, while the others finish
-            if plugin.name not in beside:
+            if plugin.name not in away:
                 with progress.stage(plugin.name) as advance:
                     plugin.on_write(site, context, output, advance)
-        for plugin in plugins:
-            if plugin.name in beside:
-                progress.record(plugin.name, beside[plugin.name].join(output))
+        seconds = {name: time for job in beside for name, time in job.join(output).items()}
+        for plugin in plugins:  # reported in the features' order
+            if plugin.name in seconds:
+                progress.record(plugin.name, seconds[plugin.name])
         with progress.stage("assets"):
             copy_static(renderer, output)
             write_sitemap(renderer, output)
         with progress.stage("gate"):
-            gate = run_leak_gate(content, output, rules, beside.values())
+            gate = run_leak_gate(content, output, rules, beside)
         output.commit(inputs=inputs, gate=gate)
     except BaseException:
-        for job in beside.values():
+        for job in beside:
             job.cancel()
         output.discard()
         raise
-    for job in beside.values():
+    for job in beside:
         job.finish()  # the features' caches, saved while the site was checked and published
     files = len(output.written)
     progress.say(progress.t("progress.built", pages=len(pages) + len(SINGLE_PAGES), files=files, out=str(out_dir), seconds=f"{progress.wall_seconds():.2f}"))

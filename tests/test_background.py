@@ -25,9 +25,9 @@ def forked(monkeypatch) -> list[str]:
     started: list[str] = []
     real = background.Beside.__init__
 
-    def counting(self, plugin, *args):
-        started.append(plugin.name)
-        real(self, plugin, *args)
+    def counting(self, plugins, *args):
+        started.extend(plugin.name for plugin in plugins)
+        real(self, plugins, *args)
 
     monkeypatch.setattr(background.Beside, "__init__", counting)
     monkeypatch.setattr(background, "MIN_PAGES", 1)
@@ -35,7 +35,9 @@ def forked(monkeypatch) -> list[str]:
     return started
 
 
-def test_search_open_data_and_supervision_written_beside_give_the_same_site(tmp_path, monkeypatch, forked):
+@pytest.mark.parametrize("jobs", ["2", "4"])  # the three features in one process; in three
+def test_search_open_data_and_supervision_written_beside_give_the_same_site(tmp_path, monkeypatch, forked, jobs):
+    monkeypatch.setenv("GONGSHI_JOBS", jobs)
     root = generate(tmp_path / "site", notices=60, villages=6, seed=3)
     with monkeypatch.context() as m:
         m.setenv("GONGSHI_JOBS", "1")
@@ -131,10 +133,20 @@ def test_a_failure_elsewhere_stops_the_background_processes(tmp_path, monkeypatc
     plugins.insert(0, Broken())  # before the background features are joined
     with pytest.raises(BuildError, match="the foreground feature failed"):
         build(root, tmp_path / "out", TODAY, plugins=plugins)
-    assert len(cancelled) == 3
+    assert len(cancelled) == len(background.groups(["search", "funds", "supervision"])) == 1  # on 2 cores
     for pid in cancelled:
         with pytest.raises(ChildProcessError):
             os.waitpid(pid, 0)  # reaped: no process left behind
+
+
+def test_one_process_for_the_features_per_core_beyond_the_first(monkeypatch):
+    features = ["search", "funds", "supervision"]
+    expected = {"2": [features], "3": [["search", "supervision"], ["funds"]], "4": [["search"], ["funds"], ["supervision"]],
+                "16": [["search"], ["funds"], ["supervision"]]}
+    for jobs, grouped in expected.items():
+        monkeypatch.setenv("GONGSHI_JOBS", jobs)
+        assert background.groups(features) == grouped
+    assert background.groups([]) == []
 
 
 def test_small_sites_and_one_core_run_every_feature_here(monkeypatch):
