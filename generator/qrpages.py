@@ -142,7 +142,7 @@ class QrCodes:
         return poster_path(notice.id)
 
     def _print(self, payload: str, label: str, symbol_mm: Decimal) -> Markup:
-        size = symbol_size(len(self.cache.matrix(payload)), symbol_mm)
+        size = symbol_size(self.cache.modules(payload), symbol_mm)
         return Markup(self.cache.svg(payload, label, size=size))
 
 

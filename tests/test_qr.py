@@ -24,7 +24,7 @@ from PIL import Image
 from browser import chromium
 from qr_bits import read_symbol
 from generator import qr as qrmod
-from generator.qr import QrCache, path_from_matrix, qr_matrix, qr_png, qr_svg
+from generator.qr import QUIET_ZONE, QrCache, path_from_matrix, qr_matrix, qr_png, qr_svg
 
 SVG_NS = "{http://www.w3.org/2000/svg}"
 REPO = Path(__file__).resolve().parent.parent
@@ -333,6 +333,7 @@ def test_memory_only_cache(tmp_path):
     assert cache.svg(SHORT_URL, "x") == cache.svg(SHORT_URL, "x") == qr_svg(SHORT_URL, label="x")
     assert (cache.stats.misses, cache.stats.hits) == (1, 1)
     assert cache.matrix(SHORT_URL) == qr_matrix(SHORT_URL)
+    assert cache.modules(SHORT_URL) == len(qr_matrix(SHORT_URL)) == 25 + 2 * QUIET_ZONE  # version 2
     assert cache.png(SHORT_URL, 3) == qr_png(SHORT_URL, 3)
     assert list(tmp_path.iterdir()) == []
 
