@@ -6,9 +6,8 @@ open-data files and the supervision lists (`Plugin.background = True`). On a lar
 core's work, and after a one-notice edit they are most of the rebuild. So they start in
 child processes forked before the rendering (each inherits the model, the renderer and the
 output folder without copying or pickling them), and write their files into the same
-temporary folder. A child runs a group of them, one after the other: there is one group
-per core beyond the first (`groups`), since the rendering has the cores too, and every
-process more holds its own copy of the part of the model it touches.
+temporary folder. A child runs a group of them, one after the other: in a full build one
+group per core beyond the first, in a rebuild after an edit one per feature (`groups`).
 The build takes their results back at the point where the feature would have run: which
 files each wrote (and their keys and checksums, for the manifest), or the error it raised,
 which stops the build exactly as if it had been raised here. Each child also scans the files
@@ -38,9 +37,18 @@ def wanted(pages: int) -> bool:
     return hasattr(os, "fork") and workers() > 1 and pages >= MIN_PAGES
 
 
-def groups(plugins: list) -> list[list]:
-    """The background features split between processes: one group per core beyond the first."""
-    count = min(len(plugins), max(1, workers() - 1))
+def groups(plugins: list, rendered: int | None = None) -> list[list]:
+    """The background features split between processes.
+
+    When a large part of the site is rendered anew (`rendered` pages, None: all), one group
+    per core beyond the first: the rendering keeps the cores busy, and each process more
+    holds its own copy of the part of the model it touches. When few pages are (below
+    `MIN_PAGES`: after an edit), a process per feature: they are then most of the rebuild's
+    time, and touch little of the model.
+    """
+    count = len(plugins)
+    if rendered is None or rendered >= MIN_PAGES:
+        count = min(count, max(1, workers() - 1))
     return [plugins[start::count] for start in range(count)] if plugins else []
 
 

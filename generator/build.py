@@ -86,7 +86,9 @@ def _write_site(root, out_dir, today, progress, plugins, inputs, cache, content,
                 paths = [path for path in written if whole_gate or path not in reused]
                 return paths, rules.leaks(output.tmp, paths)
 
-            for group in background.groups([plugin for plugin in plugins if plugin.background]):
+            previous = output.previous_keys
+            rendered = sum(previous.get(path) != page.key for path, page in pages)
+            for group in background.groups([plugin for plugin in plugins if plugin.background], rendered):
                 try:
                     beside.append(background.Beside(group, site, context, output, check))
                 except OSError:  # no process to be had (memory, limits): written here instead

@@ -147,6 +147,10 @@ def test_one_process_for_the_features_per_core_beyond_the_first(monkeypatch):
         monkeypatch.setenv("GONGSHI_JOBS", jobs)
         assert background.groups(features) == grouped
     assert background.groups([]) == []
+    # After an edit (few pages rendered anew), one process per feature, whatever the cores.
+    monkeypatch.setenv("GONGSHI_JOBS", "2")
+    assert background.groups(features, background.MIN_PAGES - 1) == [["search"], ["funds"], ["supervision"]]
+    assert background.groups(features, background.MIN_PAGES) == [features]
 
 
 def test_small_sites_and_one_core_run_every_feature_here(monkeypatch):
