@@ -5,8 +5,6 @@ import sys
 import time
 from contextlib import contextmanager
 
-from tqdm import tqdm
-
 
 class Progress:
     def __init__(self, t, stream=None, *, enabled: bool = True):
@@ -33,6 +31,8 @@ class Progress:
         start = time.perf_counter()
         bar = None
         if self.interactive and total:
+            from tqdm import tqdm  # here: its import (some 50 ms) is paid only where a bar is shown
+
             bar = tqdm(total=total, desc=label, file=self.stream, leave=False, unit="", dynamic_ncols=True)
         advance = (lambda n=1: bar.update(n)) if bar is not None else (lambda n=1: None)
         try:

@@ -160,6 +160,11 @@ class SearchPlugin(Plugin):
     name = "search"
     background = True  # needs only the model: written beside the page rendering
 
+    def on_site(self, site, context: BuildContext) -> None:
+        # Imported here, before the process of `on_write` is forked from this one: after an
+        # edit that process is the rebuild's longest, and should not spend its start importing.
+        from . import search_export  # noqa: F401
+
     def on_write(self, site, context: BuildContext, output, advance) -> None:
         from .search_export import ExportState, export_all, export_changes, state_version
 

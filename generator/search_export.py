@@ -83,7 +83,9 @@ def encode_number(value: int) -> str:
     return "".join(reversed(digits)) + FINAL[r]
 
 
-DIGITS = [encode_number(v) for v in range(1 << 14)]
+# Every number below 2**14 (a final digit after those of value // 64), made at import: a
+# prefix per 64 values, not a call per value.
+DIGITS = [prefix + final for prefix in (encode_number(q * 64)[:-1] for q in range(1 << 8)) for final in FINAL]
 
 
 def enc(value: int) -> str:

@@ -192,3 +192,35 @@ def test_a_profiled_build_still_writes_its_profile(tmp_path):
                              "--today", "2026-11-22", "--quiet"], cwd=REPO, capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
     assert (root / "build" / "index.html").is_file() and profile.stat().st_size > 1000
+
+
+class _Terminal:
+    """A stream that says it is a terminal, keeping what is written to it."""
+
+    def __init__(self, tty: bool):
+        self.tty, self.text = tty, []
+
+    def isatty(self) -> bool:
+        return self.tty
+
+    def write(self, text: str) -> int:
+        self.text.append(text)
+        return len(text)
+
+    def flush(self) -> None:
+        pass
+
+
+@pytest.mark.parametrize("tty", [True, False])
+def test_a_terminal_sees_a_progress_bar_and_a_log_plain_lines(tty):
+    from generator.i18n import Translator
+    from generator.progress import Progress
+
+    stream = _Terminal(tty)
+    progress = Progress(Translator("en"), stream)
+    with progress.stage("render", total=4) as advance:
+        for _ in range(4):
+            advance()
+    written = "".join(stream.text)
+    assert ("| 0/4 " in written) == tty  # the bar (tqdm), on a terminal only
+    assert re.search(r"Rendering pages: \d+\.\d\d s \(4\)", written)
