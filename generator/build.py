@@ -100,7 +100,7 @@ def _write_site(root, out_dir, today, progress, plugins, inputs, cache, content,
             if plugin.name not in away:
                 with progress.stage(plugin.name) as advance:
                     plugin.on_write(site, context, output, advance)
-        seconds = {name: time for job in beside for name, time in job.join(output).items()}
+        seconds = {name: spent for job in beside for name, spent in job.join(output).items()}
         for plugin in plugins:  # reported in the features' order
             if plugin.name in seconds:
                 progress.record(plugin.name, seconds[plugin.name])

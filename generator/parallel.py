@@ -42,7 +42,8 @@ def run_parallel(jobs: list[Callable[[], object]], min_jobs: int | None = None) 
         # holding its own copy of the part of the model it touches (tens of MB on a large site).
         with multiprocessing.get_context("fork").Pool(count - 1) as pool:
             others = pool.map_async(_run_share, [(start, count) for start in range(1, count)])
-            shares = [_run_share((0, count))] + others.get()
+            # (from `jobs`, not the module's list, which a job calling run_parallel would replace)
+            shares = [[job() for job in jobs[0::count]]] + others.get()
     finally:
         _jobs = []
     results: list = [None] * len(jobs)

@@ -160,3 +160,16 @@ def test_content_parsed_on_several_cores_is_read_as_in_one(tmp_path, monkeypatch
     several = load_content(root)
     assert several.notices == one.notices and several.villages == one.villages
     assert [str(m) for m in several.masked] == [str(m) for m in one.masked] and len(one.masked) == 2
+
+
+def test_a_job_of_this_process_s_share_may_run_jobs_in_parallel_itself(monkeypatch):
+    monkeypatch.setattr(parallel, "MIN_JOBS", 1)
+    monkeypatch.setenv("GONGSHI_JOBS", "2")
+
+    def nested(n: int) -> int:
+        return sum(parallel.run_parallel([lambda i=i: i * n for i in range(3)]))
+
+    # Jobs 0 and 2 run here (the first share), and each starts workers of its own; the
+    # others run in a worker (where processes may not start processes).
+    jobs = [lambda: nested(1), lambda: 10, lambda: nested(2), lambda: 20]
+    assert parallel.run_parallel(jobs) == [3, 10, 6, 20]
