@@ -622,7 +622,6 @@ def load_content(root: Path, cache_dir: Path | None = None) -> Content:
                 todo.append(i)
         parsed = run_parallel([lambda i=i: parse(files[i], kind, ids[i]) for i in todo])
         for i, (entry, file_problems, file_masked, read_digest) in zip(todo, parsed):
-            files[i].release()
             problems.extend(file_problems)
             found[i] = (entry, file_masked)
             if entry is not None and ids[i]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 import gc
 import os
 import pickle
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 
@@ -38,11 +38,12 @@ def frozen_heap():
 def save_pickle(path: Path, data) -> None:
     """Write a build-cache file atomically (a temporary file per process, then a rename), so a
     reader never sees half a file; a cache that cannot be written only costs time."""
+    tmp = path.with_suffix(f".{os.getpid()}.tmp")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(f".{os.getpid()}.tmp")
         with open(tmp, "wb") as out:
             pickle.dump(data, out, protocol=pickle.HIGHEST_PROTOCOL)
         os.replace(tmp, path)
     except OSError:
-        pass
+        with suppress(OSError):
+            tmp.unlink()  # a disk that filled up keeps no half-written file

@@ -334,3 +334,21 @@ def test_content_hashed_for_the_inputs_is_not_read_again_and_never_mis_keyed(tmp
     notice.write_text(planned, encoding="utf-8")
     inputs.inputs_digest(root, tmp_path / "out", TODAY)
     assert load_content(root, cache).notices[notice.stem].title.startswith("计划")
+
+
+def test_a_cache_file_that_cannot_be_written_leaves_the_old_one_and_no_temporary_file(tmp_path, monkeypatch):
+    import pickle
+
+    from generator import speed
+
+    path = tmp_path / "cache" / "rows.pickle"
+    speed.save_pickle(path, {"version": 1})
+
+    def disk_full(data, out, protocol):
+        out.write(b"half")
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(speed.pickle, "dump", disk_full)
+    speed.save_pickle(path, {"version": 2})  # only costs time: no error
+    assert pickle.loads(path.read_bytes()) == {"version": 1}
+    assert sorted(p.name for p in path.parent.iterdir()) == ["rows.pickle"]
