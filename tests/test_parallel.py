@@ -54,7 +54,9 @@ def test_this_process_does_a_share_and_its_error_is_raised(monkeypatch):
     here = os.getpid()
     pids = parallel.run_parallel([os.getpid for _ in range(7)])
     assert pids[0::3] == [here] * 3  # the first share, in order
-    assert here not in pids[1::3] + pids[2::3] and len(set(pids)) == 3
+    # The other shares ran in the pool's processes (which of them takes which share is the
+    # pool's choice: on a busy machine one may take both, so the count of processes is not asserted).
+    assert here not in pids[1::3] + pids[2::3]
 
     def broken():
         raise ValueError("template error here")
