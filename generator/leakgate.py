@@ -52,6 +52,7 @@ class Rules:
     `key`: files that passed under the same key need no second look."""
 
     def __init__(self, content):
+        from . import leakcheck  # noqa: F401 - imported once here, not again in each forked feature's process
         from .output import digest
 
         self.options = dict(allowed_numbers=allowed_numbers(content), private_names=private_names(content),
