@@ -107,6 +107,7 @@ def _write_site(root, out_dir, today, progress, plugins, inputs, cache, content,
         with progress.stage("assets"):
             copy_static(renderer, output)
             write_sitemap(renderer, output)
+        output.prune()  # what the standby held and this build did not make (output.py)
         with progress.stage("gate"):
             gate = run_leak_gate(content, output, rules, beside)
         output.commit(inputs=inputs, gate=gate)

@@ -7,6 +7,15 @@ Incremental builds: a file written with a `key` (a hash of everything it is made
 recorded in the build manifest. The next build asks `reuse(path, key)` before making the
 file again: when the previous build made that path from the same key, the old file is
 hard-linked into the new site instead, which costs nothing and gives the same bytes.
+
+The standby: the site a build replaces is not deleted but kept in the build cache with its
+manifest (when the cache is on the output's file system). The next build takes it as its
+temporary folder and only brings it up to date: a file whose key is the standby's stays as
+it is, a changed one is replaced (unlinked first: the trees share files through hard links,
+and no file is ever changed in place), and files no longer made are removed. A rebuild after
+an edit then costs what changed, not a link and a directory per file of the site (40,000
+links and 1,000 directories at 10,000 notices), nor the old site's deletion. The folder
+swapped in is still a complete new site, checked before the swap.
 """
 from __future__ import annotations
 
@@ -15,6 +24,7 @@ import json
 import os
 import shutil
 import tempfile
+from contextlib import suppress
 from pathlib import Path
 
 from .errors import BuildError
@@ -37,38 +47,127 @@ class Output:
         self.keys: dict[str, str] = {}  # site path -> key, for the next build's manifest
         self.reused: set[str] = set()  # paths linked from the previous build (already checked)
         self.manifest_path = manifest_path
-        self.previous = self._read_manifest()
+        self.previous = self._read_manifest(manifest_path)
         self.sums: dict[str, str] = {}  # site path -> sha256 of the bytes, for files written without a key
         # Plain strings, not Paths: a large site's rebuild links tens of thousands of files.
         self._out, self._tmp = str(self.out_dir), str(self.tmp)
         self._dirs: set[str] = set()
+        # The standby (see the module's notes): its manifest, and the files it held when taken.
+        self.standby: dict = {}
+        self._standby_files: frozenset[str] = frozenset()
+        self._standby_dirs: frozenset[str] = frozenset()
+        self._pruned = False
+        self._take_standby()
 
     # -- the previous build --------------------------------------------------------------
-    def _read_manifest(self) -> dict:
-        if self.manifest_path is None or not self.manifest_path.is_file() or not self.out_dir.is_dir():
+    def _read_manifest(self, path: Path | None) -> dict:
+        if path is None or not path.is_file() or not self.out_dir.is_dir():
             return {}
         try:
-            manifest = json.loads(self.manifest_path.read_text(encoding="utf-8"))
+            manifest = json.loads(path.read_text(encoding="utf-8"))
         except (OSError, ValueError):
             return {}  # a damaged manifest only costs a full build
-        if manifest.get("version") != MANIFEST_VERSION or manifest.get("out_dir") != str(self.out_dir):
+        if not isinstance(manifest, dict) or manifest.get("version") != MANIFEST_VERSION or manifest.get("out_dir") != str(self.out_dir):
             return {}
         return manifest
+
+    # -- the standby -----------------------------------------------------------------------
+    @property
+    def standby_dir(self) -> Path | None:
+        """Where the replaced site is kept: beside the manifest, if on the output's file system."""
+        if self.manifest_path is None:
+            return None
+        try:
+            if self.manifest_path.parent.stat().st_dev != self.out_dir.parent.stat().st_dev:
+                return None
+        except OSError:
+            return None
+        return self.manifest_path.with_suffix(".standby")
+
+    @property
+    def standby_manifest(self) -> Path:
+        return self.manifest_path.with_suffix(".standby.json")
+
+    def _take_standby(self) -> None:
+        """Make the standby this build's temporary folder, when it is exactly what its manifest
+        says and passed the leak gate under the rules the previous build's files did."""
+        folder = self.standby_dir
+        if folder is None or not self.previous or not folder.is_dir():
+            return
+        manifest = self._read_manifest(self.standby_manifest)
+        with suppress(OSError):
+            self.standby_manifest.unlink()  # from here on the folder is this build's, whatever happens
+        if not manifest or manifest.get("gate") != self.previous.get("gate") or not _close(manifest, self.previous):
+            return  # left where it is; the swap replaces it
+        try:
+            os.replace(folder, self.tmp)  # onto the empty folder mkdtemp made
+        except OSError:
+            return
+        try:
+            files, folders, odd = _tree(self._tmp)
+        except OSError:  # a folder that cannot be read
+            files, folders, odd = [], [], True
+        if odd:  # something no build makes (a link, a socket): start afresh instead
+            _remove_soon(self.tmp)
+            os.mkdir(self.tmp)
+            os.chmod(self.tmp, 0o755)
+            return
+        self.standby = manifest
+        self._standby_files = frozenset(files)
+        self._standby_dirs = frozenset(folders)
+        self._dirs.update(self._standby_dirs)
+
+    def _clear(self, site_path: str, target: str) -> None:
+        """Remove the standby's file (or folder, a layout ago) at `target`, before a new one is made there."""
+        if site_path in self._standby_files:
+            with suppress(FileNotFoundError):
+                os.unlink(target)
+        elif target in self._standby_dirs and not any(path.startswith(site_path + "/") for path in self.written):
+            shutil.rmtree(target, ignore_errors=True)
+            self._dirs = {d for d in self._dirs if d != target and not d.startswith(target + "/")}
+
+    def _kept(self, site_path: str, made_from: str, recorded: dict, table: str, value: str) -> bool:
+        """Keep the standby's file at `site_path` when it was made from `value` (a key or checksum)."""
+        if site_path not in self._standby_files or self.standby.get(table, {}).get(site_path) != value:
+            return False
+        self.path(site_path, made_from)
+        recorded[site_path] = value
+        self.reused.add(site_path)
+        return True
+
+    def prune(self) -> None:
+        """Remove the standby's files that this build did not make, and folders left empty:
+        the folder then holds this build's files only (call when all are written, before the
+        leak gate reads the folder)."""
+        if not self._standby_files or self._pruned:
+            return
+        self._pruned = True
+        for site_path in self._standby_files.difference(self.written):
+            with suppress(OSError):  # gone already, or under a folder that is a file now
+                os.unlink(f"{self._tmp}/{site_path}")
+        for folder in sorted(self._standby_dirs, key=len, reverse=True):  # the deepest first
+            with suppress(OSError):
+                os.rmdir(folder)  # only if empty
 
     @property
     def previous_keys(self) -> dict[str, str]:
         return self.previous.get("keys", {})
 
     def reuse(self, site_path: str, key: str, made_from: str) -> bool:
-        """Link the previous build's file when it was made from the same key; False otherwise."""
+        """Keep the standby's file or link the previous build's when it was made from the same
+        key; False otherwise."""
+        if self._kept(site_path, made_from, self.keys, "keys", key):
+            return True
         if self.previous_keys.get(site_path) != key or not self._link_previous(site_path, made_from):
             return False
         self.keys[site_path] = key
         return True
 
     def reuse_bytes(self, site_path: str, checksum: str, made_from: str) -> bool:
-        """Link the previous build's file when its bytes had this checksum (a file made
-        without a key, whose maker knows it did not change); False otherwise."""
+        """Keep the standby's file or link the previous build's when its bytes had this
+        checksum (a file made without a key, whose maker knows it did not change); False otherwise."""
+        if self._kept(site_path, made_from, self.sums, "sums", checksum):
+            return True
         if self.previous.get("sums", {}).get(site_path) != checksum or not self._link_previous(site_path, made_from):
             return False
         self.sums[site_path] = checksum
@@ -85,6 +184,7 @@ class Output:
         """Hard-link the previous build's file at `target` (a copy across file systems); False
         when it is gone. A file taken over counts as reused: the leak gate passed it before."""
         old = f"{self._out}/{site_path}"
+        self._clear(site_path, target)
         try:
             os.link(old, target)
         except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
@@ -103,27 +203,45 @@ class Output:
         target = f"{self._tmp}/{site_path}"
         parent = target.rpartition("/")[0]
         if parent not in self._dirs:
-            os.makedirs(parent, exist_ok=True)
+            try:
+                os.makedirs(parent, exist_ok=True)
+            except (FileExistsError, NotADirectoryError):  # the standby had a file where a folder goes now
+                self._make_folder(parent)
             self._dirs.add(parent)
         return target
+
+    def _make_folder(self, folder: str) -> None:
+        """Make `folder`, removing the standby's files in its way."""
+        relative = folder[len(self._tmp) + 1:].split("/")
+        for depth in range(1, len(relative) + 1):
+            current = "/".join([self._tmp, *relative[:depth]])
+            if os.path.isfile(current) or os.path.islink(current):
+                os.unlink(current)
+        os.makedirs(folder, exist_ok=True)
 
     def write_text(self, site_path: str, text: str, made_from: str, key: str | None = None) -> None:
         # Fixed newline and encoding: byte-identical output on every platform.
         self.write_bytes(site_path, text.encode("utf-8"), made_from, key)
 
     def write_bytes(self, site_path: str, data: bytes, made_from: str, key: str | None = None) -> None:
-        target = self.path(site_path, made_from)
         if key is not None:
+            target = self.path(site_path, made_from)
             self.keys[site_path] = key
+            self._clear(site_path, target)
             _write(target, data)
             return
         # A file made without a key (the search index, site-wide lists) whose bytes equal the
-        # previous build's is linked, not written: it counts as reused, so the leak gate,
-        # which passed those very bytes under the same rules, need not read it again.
+        # previous build's (or the standby's) is linked (or kept), not written: it counts as
+        # reused, so the leak gate, which passed those very bytes under the same rules, need
+        # not read it again.
         checksum = hashlib.sha256(data).hexdigest()
+        if self._kept(site_path, made_from, self.sums, "sums", checksum):
+            return
+        target = self.path(site_path, made_from)
         self.sums[site_path] = checksum
         if self.previous.get("sums", {}).get(site_path) == checksum and self._take_previous(site_path, target):
             return
+        self._clear(site_path, target)
         _write(target, data)
 
     def write_many(self, jobs, advance=None) -> None:
@@ -134,7 +252,9 @@ class Output:
 
         targets = []
         for site_path, made_from, key, make in jobs:
-            targets.append((self.path(site_path, made_from), make))
+            target = self.path(site_path, made_from)
+            self._clear(site_path, target)
+            targets.append((target, make))
             if key is not None:
                 self.keys[site_path] = key
         run_parallel([lambda target=target, make=make: _write(target, make().encode("utf-8")) for target, make in targets])
@@ -142,22 +262,36 @@ class Output:
             advance(len(targets))
 
     def copy(self, site_path: str, source: Path, made_from: str, key: str | None = None) -> None:
-        shutil.copyfile(source, self.path(site_path, made_from))
+        target = self.path(site_path, made_from)
+        self._clear(site_path, target)
+        shutil.copyfile(source, target)
         if key is not None:
             self.keys[site_path] = key
 
     # -- finishing -----------------------------------------------------------------------
     def commit(self, inputs: str | None = None, gate: str | None = None) -> None:
-        """Swap the new site into place; the old one is removed only once the new one is there."""
+        """Swap the new site into place. The old one becomes the standby when it has a
+        manifest (else it is removed, once the new one is there)."""
+        self.prune()
+        standby = self.standby_dir if self.previous else None
         old = None
-        if self.out_dir.exists():
+        if standby is not None and standby.exists():  # a standby this build could not use
             old = Path(tempfile.mkdtemp(prefix=f".{self.out_dir.name}.old-", dir=self.out_dir.parent))
-            os.replace(self.out_dir, old / "site")
+            os.replace(standby, old / "site")
+        if self.out_dir.exists():
+            if standby is None:
+                old = Path(tempfile.mkdtemp(prefix=f".{self.out_dir.name}.old-", dir=self.out_dir.parent))
+                os.replace(self.out_dir, old / "site")
+            else:
+                os.replace(self.out_dir, standby)
         os.replace(self.tmp, self.out_dir)
         if old is not None:
             _remove(old, background=len(self.previous.get("files", ())) >= BACKGROUND_REMOVAL_FILES)
         if self.manifest_path is not None:
             self.manifest_path.parent.mkdir(parents=True, exist_ok=True)
+            if standby is not None:  # the previous build's manifest describes the standby now
+                with suppress(OSError):  # (without it, the standby is only not used)
+                    os.replace(self.manifest_path, self.standby_manifest)
             manifest = {"version": MANIFEST_VERSION, "out_dir": str(self.out_dir), "inputs": inputs, "gate": gate,
                         "files": sorted(self.written), "keys": dict(sorted(self.keys.items())),
                         "sums": dict(sorted(self.sums.items()))}
@@ -169,12 +303,58 @@ class Output:
             os.replace(tmp, stamp)
 
     def discard(self) -> None:
-        shutil.rmtree(self.tmp, ignore_errors=True)
+        if len(self._standby_files) >= BACKGROUND_REMOVAL_FILES:  # removed without keeping the failure waiting
+            _remove_soon(self.tmp)
+        else:
+            shutil.rmtree(self.tmp, ignore_errors=True)
 
 
 def _write(target: str, data: bytes) -> None:
     with open(target, "wb") as out:
         out.write(data)
+
+
+def _close(standby: dict, previous: dict) -> bool:
+    """Whether most of the previous build's files are the standby's too: else (after a change
+    of template or config) bringing the standby up to date would replace nearly every file,
+    which costs more than linking them all into an empty folder."""
+    same = 0
+    for table in ("keys", "sums"):
+        theirs = standby.get(table, {})
+        same += sum(1 for path, value in previous.get(table, {}).items() if theirs.get(path) == value)
+    return same * 2 >= len(previous.get("files", ()))
+
+
+def _tree(folder: str) -> tuple[list[str], list[str], bool]:
+    """The files and the folders below `folder` (as `folder/...` paths), and whether it holds
+    anything but files and folders."""
+    files: list[str] = []
+    folders: list[str] = []
+    odd = False
+    pending = [(folder, "")]
+    while pending:
+        current, prefix = pending.pop()
+        with os.scandir(current) as entries:
+            for entry in entries:
+                if entry.is_dir(follow_symlinks=False):
+                    pending.append((entry.path, prefix + entry.name + "/"))
+                    folders.append(entry.path)
+                elif entry.is_file(follow_symlinks=False):
+                    files.append(prefix + entry.name)
+                else:
+                    odd = True
+    return files, folders, odd
+
+
+def _remove_soon(folder: Path) -> None:
+    """Move `folder` aside and delete it in the background (a failed build's large standby)."""
+    folder = Path(folder)
+    aside = Path(tempfile.mkdtemp(prefix=f"{folder.name}.old-", dir=folder.parent))
+    try:
+        os.replace(folder, aside / "site")
+    except OSError:
+        shutil.rmtree(folder, ignore_errors=True)
+    _remove(aside, background=True)
 
 
 def _remove(folder: Path, background: bool) -> None:

@@ -122,7 +122,94 @@ def test_random_edit_sequences_rebuild_to_the_same_bytes_as_a_full_build(tmp_pat
         today = TODAY + dt.timedelta(days=rng.choice([0, 0, 0, 3]))  # sometimes a day passes
         result = build(root, out, today)
         assert tree_bytes(out) == full_build(root, tmp_path, today, monkeypatch), f"step {step}: {edit.__name__}"
+        assert folders(out) == folders(tmp_path / "full"), f"step {step}: {edit.__name__}"
         assert result.files == len(tree_bytes(out))
+
+
+def folders(site: Path) -> list[str]:
+    """Every folder of a site, empty ones too (`tree_bytes` sees files only)."""
+    return sorted(p.relative_to(site).as_posix() for p in site.rglob("*") if p.is_dir())
+
+
+def standby_of(cache: Path) -> Path:
+    [standby] = (cache / "builds").glob("*.standby")
+    return standby
+
+
+# -- the standby: the replaced site, brought up to date by the next build (output.py) ----------
+
+def test_a_rebuild_brings_the_replaced_site_up_to_date_instead_of_linking_every_file(tmp_path, monkeypatch):
+    import os
+
+    root = generate(tmp_path / "site", notices=40, villages=4, seed=5)
+    cache = tmp_path / "cache"
+    monkeypatch.setenv("GONGSHI_CACHE", str(cache))
+    out = tmp_path / "out"
+    build(root, out, TODAY)
+    first = {p.relative_to(out).as_posix(): p.stat().st_ino for p in out.rglob("*") if p.is_file()}
+    correct_title(notice_files(root)[1])
+    build(root, out, TODAY)  # links from the first build; the first build's folder is kept
+    assert {p.relative_to(standby_of(cache)).as_posix(): p.stat().st_ino for p in standby_of(cache).rglob("*") if p.is_file()} == first
+    second = tree_bytes(out)
+    links = []
+    real_link = os.link
+    monkeypatch.setattr(os, "link", lambda *a, **k: (links.append(a), real_link(*a, **k))[1])
+    correct_title(notice_files(root)[2])
+    build(root, out, TODAY)
+    # The third build took the first one's folder: files unchanged since are kept, and the few
+    # the second build changed are linked from it; nothing else.
+    assert 0 < len(links) < len(first) // 4, (len(links), len(first))
+    # No file is ever changed in place: the second build's site, kept as the standby now, is
+    # byte for byte what it was, though most of its files are the same files as the new site's.
+    assert tree_bytes(standby_of(cache)) == second
+    assert tree_bytes(out) == full_build(root, tmp_path, TODAY, monkeypatch)
+    assert folders(out) == folders(tmp_path / "full")
+
+
+def test_a_standby_with_foreign_files_publishes_none_of_them(tmp_path, monkeypatch):
+    root = generate(tmp_path / "site", notices=20, villages=3, seed=6)
+    cache = tmp_path / "cache"
+    monkeypatch.setenv("GONGSHI_CACHE", str(cache))
+    out = tmp_path / "out"
+    build(root, out, TODAY)
+    correct_title(notice_files(root)[0])
+    build(root, out, TODAY)
+    standby = standby_of(cache)
+    (standby / "notices" / "stray.html").write_text("放进来的文件", encoding="utf-8")
+    (standby / "empty" / "deeper").mkdir(parents=True)
+    delete_notice(root, random.Random(1))
+    build(root, out, TODAY)
+    assert tree_bytes(out) == full_build(root, tmp_path, TODAY, monkeypatch)
+    assert folders(out) == folders(tmp_path / "full")
+    # A standby holding a symbolic link is not used at all (no build makes one).
+    (standby_of(cache) / "link.html").symlink_to(out / "index.html")
+    correct_title(notice_files(root)[3])
+    build(root, out, TODAY)
+    assert tree_bytes(out) == full_build(root, tmp_path, TODAY, monkeypatch)
+    assert not (out / "link.html").exists()
+
+
+def test_a_failed_build_on_the_standby_leaves_the_site_and_the_next_build_right(tmp_path, monkeypatch):
+    root = generate(tmp_path / "site", notices=20, villages=3, seed=8)
+    cache = tmp_path / "cache"
+    monkeypatch.setenv("GONGSHI_CACHE", str(cache))
+    out = tmp_path / "out"
+    build(root, out, TODAY)
+    correct_title(notice_files(root)[0])
+    build(root, out, TODAY)
+    published = tree_bytes(out)
+    # A template that fails while the pages are written: after the standby was taken.
+    template = root / "themes" / "default" / "templates" / "notice.html"
+    template.parent.mkdir(parents=True, exist_ok=True)
+    template.write_text("{{ no_such_variable.field }}", encoding="utf-8")
+    correct_title(notice_files(root)[1])
+    with pytest.raises(Exception, match="no_such_variable"):
+        build(root, out, TODAY)
+    assert tree_bytes(out) == published
+    template.unlink()
+    build(root, out, TODAY)
+    assert tree_bytes(out) == full_build(root, tmp_path, TODAY, monkeypatch)
+    assert not [p.name for p in tmp_path.iterdir() if p.name.startswith(".out.")]
 
 
 def test_a_one_notice_edit_rerenders_only_what_shows_it(tmp_path, monkeypatch):
@@ -289,6 +376,7 @@ def test_a_large_old_site_is_removed_after_the_build_returns(tmp_path, monkeypat
     import generator.output as output
 
     monkeypatch.setattr(output, "BACKGROUND_REMOVAL_FILES", 1)
+    monkeypatch.setattr(output.Output, "standby_dir", None)  # as with a cache on another file system
     root = generate(tmp_path / "site", notices=10, villages=2, seed=4)
     monkeypatch.setenv("GONGSHI_CACHE", str(tmp_path / "cache"))
     out = tmp_path / "out"
