@@ -10,7 +10,8 @@ and measures, each in a child process running `python -m generator build --root 
 - the cold build: no output folder and no build cache (ROOT/.gongshi-cache) before it;
 - a one-notice rebuild: one notice's title edited, then built again (the benchmark checks
   that the notice's page shows the new title, so a rebuild that skips work it should do
-  cannot look fast);
+  cannot look fast); three such edits of different notices in turn, as a clerk's commits
+  come, and the median is the figure (the first has no standby folder yet, output.py);
 - a no-change rebuild: built again with nothing changed;
   (after a rebuild, a detached process deletes the replaced site: each timed build waits for
   the previous one's to end, so that it is not measured on a busy disk);
@@ -66,6 +67,7 @@ DEFAULT_SIZES = [(1_000, 100), (10_000, 1_000)]
 LARGE_SIZE = (50_000, 5_000)
 TARGETS = {"hugo_ratio": 3.0, "one_notice_s": 1.0, "no_change_s": 0.5, "peak_mb": 500.0, "per_notice_ratio": 1.0,
            "independence": (0.8, 1.25)}
+ONE_NOTICE_EDITS = 3  # successive one-notice rebuilds measured; the median is the figure
 # Measurement noise allowed in the verdict on linear growth (which compares CPU times).
 NOISE = 0.10
 STAGE_LINE = re.compile(r"^(?P<stage>[^:\n]+): (?P<seconds>\d+\.\d+) s\b", re.M)
@@ -227,14 +229,20 @@ CORRECTED = "（已更正）"
 
 
 def edit_one_notice(root: Path) -> tuple[str, str]:
-    """Change the title of the first notice (back and forth on repeated runs); returns (id, title)."""
-    path = sorted((root / "content" / "notices").rglob("*.yaml"))[0]
-    text = path.read_text(encoding="utf-8")
-    match = re.search(r'(?m)^title: (".*")$', text)
-    title = json.loads(match.group(1))
-    title = title[: -len(CORRECTED)] if title.endswith(CORRECTED) else title + CORRECTED
-    path.write_text(text[: match.start(1)] + json.dumps(title, ensure_ascii=False) + text[match.end(1):], encoding="utf-8")
-    return path.stem, title
+    """Correct the title of the first notice not corrected yet; returns (id, new title).
+
+    Every edit is new content (never an edit undone, which a kept copy of an older site
+    would make cheap) and changes the title's length, as a clerk's correction does (so the
+    search index's field lengths move and its first pages are ranked again)."""
+    for path in sorted((root / "content" / "notices").rglob("*.yaml")):
+        text = path.read_text(encoding="utf-8")
+        match = re.search(r'(?m)^title: (".*")$', text)
+        title = json.loads(match.group(1))
+        if not title.endswith(CORRECTED):
+            title += CORRECTED
+            path.write_text(text[: match.start(1)] + json.dumps(title, ensure_ascii=False) + text[match.end(1):], encoding="utf-8")
+            return path.stem, title
+    raise BenchError(f"every notice under {root} is corrected already: write the corpus afresh")
 
 
 def check_page_shows(root: Path, notice_id: str, title: str) -> None:
@@ -356,11 +364,17 @@ def bench_size(work: Path, notices: int, villages: int, with_hugo: bool) -> Size
     line("cold build", timing(cold))
     print(f"    {pages:,} pages, {files:,} files; slowest stages: {top_stages(cold)}", flush=True)
 
-    notice_id, title = edit_one_notice(root)
-    one = gongshi_build(root)
-    check_page_shows(root, notice_id, title)
+    # A clerk's commits come one after another: the figure is the median of successive edits
+    # (the first, right after the cold build, has no standby folder yet: output.py).
+    edits = []
+    for _ in range(ONE_NOTICE_EDITS):
+        notice_id, title = edit_one_notice(root)
+        edits.append(gongshi_build(root))
+        check_page_shows(root, notice_id, title)
+    one = sorted(edits, key=lambda run: run.seconds)[len(edits) // 2]
     line("one-notice rebuild", timing(one), f"< {TARGETS['one_notice_s']:g} s", one.seconds < TARGETS["one_notice_s"])
-    print(f"    slowest stages: {top_stages(one)}", flush=True)
+    print(f"    median of {len(edits)} successive edits: {', '.join(f'{run.seconds:.2f} s' for run in edits)}; "
+          f"slowest stages: {top_stages(one)}", flush=True)
 
     none = gongshi_build(root)
     line("no-change rebuild", timing(none), f"< {TARGETS['no_change_s']:g} s", none.seconds < TARGETS["no_change_s"])
