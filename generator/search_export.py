@@ -128,6 +128,28 @@ def idf(doc_count: int, df: int) -> float:
     return log(doc_count / (df + 1)) + 1
 
 
+def score_shift(old_totals: list[int], new_totals: list[int]) -> list[float]:
+    """Per field, the most by which any document's score in it can move, per unit of the
+    term's idf times the field's boost, when the field's total length goes from old to new
+    (the documents and the term's frequencies staying the same: only the average length
+    changed in `bm25`).
+
+    With x = length / average, bm25 is idf * c / (a + d x) (c = tf (K1 + 1), a = tf + K1
+    (1 - B), d = K1 B). The average moving by a factor 1/r moves x to r x, and
+    |c/(a + d r x) - c/(a + d x)| = (c/a) |1 - r| y / ((1 + y)(1 + r y)) with y = d x / a,
+    at most (c/a) |1 - r| / (1 + sqrt(r))^2 (at y = 1/sqrt(r)), and c/a < K1 + 1."""
+    shifts = []
+    for old, new in zip(old_totals, new_totals):
+        if old == new:
+            shifts.append(0.0)
+        elif old <= 0 or new <= 0:
+            shifts.append(float("inf"))
+        else:
+            r = old / new
+            shifts.append((K1 + 1) * abs(1 - r) / (1 + r ** 0.5) ** 2)
+    return shifts
+
+
 class Postings:
     """One term's postings in one field, in document order."""
 
@@ -343,6 +365,13 @@ class IndexBuilder:
     def page(self, entry: list, summary: Summary) -> tuple[int, ...]:
         """The first page from a `summary`: whoosh's BM25F sum per document (the title's score
         added to the sum of the tags' and the body's), best first, then by document number."""
+        return self.ranked(entry, summary)[0]
+
+    def ranked(self, entry: list, summary: Summary) -> tuple[tuple[int, ...], float, tuple[float, ...]]:
+        """The first page (see `page`); its margin: the smallest difference in score between
+        two groups next to each other in the ranking, from the best one to the first group
+        left off the page (while every score moves by less than half of it, the page stays
+        the same: `export_changes`); and per ranked field the term's idf times the boost."""
         n = len(self.docs)
         fields = summary.fields
         parts = []  # per ranked field, body first: (shift, idf, average length, boost, scores)
@@ -370,14 +399,18 @@ class IndexBuilder:
         scored.sort(key=_score)
         # Whole groups, best first, until a page is full; then the groups tied with the last.
         ranked, count, last = [], 0, None
+        margin = float("inf")
         for negative, start, size in scored:
+            if last is not None:
+                margin = min(margin, negative - last)
             if count >= PAGE_SIZE and negative != last:
                 break
             ranked.extend((negative, doc) for doc in members[start:start + size])
             count += size
             last = negative
         ranked.sort()
-        return tuple(doc for _, doc in ranked[:PAGE_SIZE])
+        weights = tuple(part[1] * part[3] for part in reversed(parts))  # in the order of `fields`
+        return tuple(doc for _, doc in ranked[:PAGE_SIZE]), margin, weights
 
     def first_page(self, entry: list) -> tuple[int, ...]:
         return self.page(entry, self.summary(entry))
@@ -541,6 +574,8 @@ class Term(NamedTuple):
     page: bool  # a small term with a page file under search/p/
     first: tuple | None  # its first page: of big terms, and of small ones that may have a page file
     summary: Summary | None  # what `first` was ranked from, to rank it again when totals change
+    margin: float = 0.0  # how far `first`'s scores are from changing its order (IndexBuilder.ranked), at least
+    weights: tuple = ()  # per field of `summary`, the term's idf times the field's boost
 
 
 def term_result(index: IndexBuilder, term: str, page_files: bool, summary: Summary | None = None) -> tuple[Term, str, dict | None]:
@@ -552,16 +587,16 @@ def term_result(index: IndexBuilder, term: str, page_files: bool, summary: Summa
     entry = index.entry(term)
     text = encode_term(index, entry)
     big = len(text) >= BIG_BYTES
-    first = None
+    first, margin, weights = None, 0.0, ()
     if big or (page_files and index.doc_count(entry) >= PAGE_FILE_MIN_DOCS):
         if summary is None or summary.fields != index.ranked_fields(entry):
             summary = index.summary(entry)
-        first = index.page(entry, summary)
+        first, margin, weights = index.ranked(entry, summary)
     else:
         summary = None
     page = not big and first is not None and len({n // GROUP_SIZE for n in first}) > 2
     records = first_page_records(index.docs, term, first) if big or page else None
-    return Term(term_hash(term), len(text), None if big else text, big, page, first, summary), text, records
+    return Term(term_hash(term), len(text), None if big else text, big, page, first, summary, margin, weights), text, records
 
 
 def first_page_records(docs: list[SearchDoc], term: str, first) -> dict:
@@ -617,7 +652,7 @@ class ExportState:
     the documents, the index, what was made of each term and the checksum of each file.
     Kept in the build cache (`state_path`)."""
 
-    VERSION = 2
+    VERSION = 3
 
     def __init__(self, version: str, index: IndexBuilder, terms: dict[str, Term], shard_count: int):
         self.version = version
@@ -858,13 +893,19 @@ def export_changes(docs: list[SearchDoc], kinds: list[tuple[str, str]], site, st
         changed.add(term)
     edited_set = set(edited)
     if new_totals:
+        shift = score_shift(totals, index.totals)
         for term, info in old_terms.items():
             if term in touched or info.first is None or new_totals.isdisjoint(info.summary.fields):
                 continue
-            first = index.page(index.entry(term), info.summary)
+            # Its postings, hence its idf, are the same: only the average lengths moved.
+            moved = sum(weight * shift[f] for weight, f in zip(info.weights, info.summary.fields))
+            if info.weights and info.margin > 2 * moved * (1 + 1e-6) + 1e-9:  # no two groups can change places
+                terms[term] = info._replace(margin=info.margin - 2 * moved)
+                continue
+            first, margin, weights = index.ranked(index.entry(term), info.summary)
+            page = not info.big and len({n // GROUP_SIZE for n in first}) > 2
+            terms[term] = info._replace(first=first, page=page, margin=margin, weights=weights)
             if first != info.first:
-                page = not info.big and len({n // GROUP_SIZE for n in first}) > 2
-                terms[term] = info._replace(first=first, page=page)
                 changed.add(term)
     for term, info in terms.items():  # records quoting an edited document
         if (info.big or info.page) and not edited_set.isdisjoint(info.first):

@@ -130,6 +130,94 @@ def test_one_title_edit_remakes_few_files(county, small_thresholds):
     assert len(made) < len(files) / 3, len(made)
 
 
+def test_a_length_change_ranks_again_only_the_first_pages_it_could_change(county, small_thresholds, monkeypatch):
+    """A title made longer moves every title score a little; a first page whose groups are
+    further apart than that is not ranked again, and the files are still a whole export's."""
+    docs, kinds, site = county
+    first = search_export.export_all(docs, kinds, site, "v")
+    first.state.sums = checksums(first.files())
+    edited = list(docs)
+    edited[7] = dataclasses.replace(docs[7], title=docs[7].title + "（更正）")
+    title = search_export.FIELDS.index("title")
+    ranked = []
+    real = search_export.IndexBuilder.ranked
+    monkeypatch.setattr(search_export.IndexBuilder, "ranked", lambda self, entry, summary: (ranked.append(1), real(self, entry, summary))[1])
+    exported = search_export.export_changes(edited, kinds, site, pickle.loads(pickle.dumps(first.state)))
+    pages = [term for term, info in first.terms.items() if info.first is not None and title in info.summary.fields]
+    assert 0 < len(ranked) < len(pages) / 2, (len(ranked), len(pages))
+    whole = search_export.export_all(edited, kinds, site, "v").files()
+    for path, text in whole.items():
+        if path in exported.unchanged:
+            assert exported.unchanged[path] == hashlib.sha256(text.encode("utf-8")).hexdigest(), path
+        else:
+            assert exported.text(path) == text, path
+
+
+def test_score_shift_bounds_every_score_change():
+    """The bound `export_changes` trusts: no document's score moves more, whatever its
+    frequency, length and the term's rarity, when only a field's total length changes."""
+    from whoosh.util.numeric import byte_to_length
+
+    rng = random.Random(5)
+    for _ in range(20000):
+        n = rng.randint(2, 50000)
+        old = [rng.randint(1, 40 * n) for _ in search_export.ALL_FIELDS]
+        new = [max(1, total + rng.randint(-200, 200)) if rng.random() < 0.5 else total for total in old]
+        shift = search_export.score_shift(old, new)
+        f = rng.randrange(len(old))
+        tf, df = rng.randint(1, 60), rng.randint(1, n)
+        fl = byte_to_length(rng.randrange(1, 256))
+        term_idf, boost = search_export.idf(n, df), search_export.ALL_BOOSTS[f]
+        before = search_export.bm25(term_idf, tf, fl, old[f] / n) * boost
+        after = search_export.bm25(term_idf, tf, fl, new[f] / n) * boost
+        assert abs(after - before) <= term_idf * boost * shift[f] * (1 + 1e-9), (n, old[f], new[f], tf, df, fl)
+
+
+def test_a_page_is_ranked_again_whenever_its_order_could_change():
+    """The rule `export_changes` skips re-ranking by: when a page's margin is more than twice
+    what any score can move, the page ranked again is the same. Random groups of close scores
+    and random changes of field totals; some pages do change, so the check can tell."""
+    from array import array
+
+    from whoosh.util.numeric import length_to_byte
+
+    rng = random.Random(9)
+    changed = 0
+    for _ in range(4000):
+        n = rng.randint(30, 300)
+        fields = rng.choice([(0,), (2,), (3,), (0, 1), (0, 2), (0, 1, 2)])
+        index = search_export.IndexBuilder.__new__(search_export.IndexBuilder)
+        index.docs = [None] * n
+        index.totals = [rng.randint(3 * n, 30 * n) for _ in search_export.ALL_FIELDS]
+        entry = [None] * len(search_export.ALL_FIELDS)
+        for f in fields:
+            entry[f] = search_export.Postings(False)
+            entry[f].docs = array("I", range(rng.randint(1, n)))
+        groups, free = {}, list(range(n))
+        rng.shuffle(free)
+        for _ in range(rng.randint(2, 12)):
+            key = 0
+            for i, _f in enumerate(fields):
+                if i == 0 or rng.random() < 0.7:
+                    key |= (1 + (rng.randint(1, 4) << 8 | length_to_byte(rng.randint(1, 60)))) << (search_export.KEY_BITS * i)
+            members = sorted(free.pop() for _ in range(min(len(free), rng.randint(1, 6))))
+            if key not in groups and members:
+                groups[key] = members
+        summary = search_export.Summary.of(fields, groups)
+        first, margin, weights = index.ranked(entry, summary)
+        new_totals = list(index.totals)
+        f = rng.choice(fields)
+        new_totals[f] = max(1, new_totals[f] + rng.randint(-n, n))
+        shift = search_export.score_shift(index.totals, new_totals)
+        moved = sum(weight * shift[g] for weight, g in zip(weights, fields))
+        index.totals = new_totals
+        again = index.ranked(entry, summary)[0]
+        if margin > 2 * moved * (1 + 1e-6) + 1e-9:
+            assert again == first
+        changed += again != first
+    assert changed
+
+
 def test_a_typo_fixed_changes_only_the_terms_around_it(county):
     """Same field length: the body's other terms keep their postings (and their files)."""
     docs, _, _ = county
