@@ -49,11 +49,11 @@ def build(root: Path, out_dir: Path | None = None, today: dt.date | None = None,
         return BuildResult(out_dir=out_dir, pages=0, files=0, site=None, timings=[])
 
     # Phase one: everything into a checked model, or every problem at once.
-    with progress.stage("load"):
-        content = load_content(root, cache)
-    for masked in content.masked:
-        progress.say(progress.t("progress.masked", where=str(masked)))
     with frozen_heap() as freeze:  # the records, then the model: they live until the build ends
+        with progress.stage("load"):
+            content = load_content(root, cache)
+        for masked in content.masked:
+            progress.say(progress.t("progress.masked", where=str(masked)))
         with progress.stage("model"):
             site = Site.from_content(content, today)
         plugins = default_plugins() if plugins is None else plugins

@@ -497,7 +497,7 @@ class ParseCache:
         if folder is not None:
             (folder.parent / "content.pickle").unlink(missing_ok=True)  # the single-file cache of earlier versions
         if folder is not None and folder.is_dir():
-            with gc_paused():
+            with gc_paused(keep=True):
                 for shard in sorted(os.listdir(folder)):
                     if not shard.endswith(".pickle"):
                         continue

@@ -716,7 +716,7 @@ class ExportState:
         from .speed import gc_paused
 
         try:
-            with open(path, "rb") as source, gc_paused():
+            with open(path, "rb") as source, gc_paused(keep=True):
                 state = pickle.load(source)
         except (OSError, EOFError, pickle.UnpicklingError, AttributeError, ImportError, TypeError, ValueError):
             return None  # missing or damaged: only costs a whole export
