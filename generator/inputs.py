@@ -90,7 +90,7 @@ def tool_digest() -> str:
 
 def manifest_path(cache: Path, out_dir: Path) -> Path:
     """One manifest per output folder, in the cache (never published with the site)."""
-    return cache / "builds" / (digest(str(out_dir))[:16] + ".json")
+    return cache / "builds" / (digest(str(out_dir))[:16] + ".manifest")
 
 
 def inputs_digest(root: Path, out_dir: Path, today: dt.date) -> str:
