@@ -166,14 +166,21 @@ def test_a_rebuild_brings_the_replaced_site_up_to_date_instead_of_linking_every_
     assert folders(out) == folders(tmp_path / "full")
 
 
-def test_a_standby_with_foreign_files_publishes_none_of_them(tmp_path, monkeypatch):
-    root = generate(tmp_path / "site", notices=20, villages=3, seed=6)
+def built_twice(tmp_path: Path, monkeypatch, seed: int) -> tuple[Path, Path, Path]:
+    """A small county built, edited and built again: the first build's site is the standby.
+    Returns (root, cache, out)."""
+    root = generate(tmp_path / "site", notices=20, villages=3, seed=seed)
     cache = tmp_path / "cache"
     monkeypatch.setenv("GONGSHI_CACHE", str(cache))
     out = tmp_path / "out"
     build(root, out, TODAY)
     correct_title(notice_files(root)[0])
     build(root, out, TODAY)
+    return root, cache, out
+
+
+def test_a_standby_with_foreign_files_publishes_none_of_them(tmp_path, monkeypatch):
+    root, cache, out = built_twice(tmp_path, monkeypatch, seed=6)
     standby = standby_of(cache)
     (standby / "notices" / "stray.html").write_text("放进来的文件", encoding="utf-8")
     (standby / "empty" / "deeper").mkdir(parents=True)
@@ -190,13 +197,8 @@ def test_a_standby_with_foreign_files_publishes_none_of_them(tmp_path, monkeypat
 
 
 def test_a_failed_build_on_the_standby_leaves_the_site_and_the_next_build_right(tmp_path, monkeypatch):
-    root = generate(tmp_path / "site", notices=20, villages=3, seed=8)
-    cache = tmp_path / "cache"
-    monkeypatch.setenv("GONGSHI_CACHE", str(cache))
-    out = tmp_path / "out"
-    build(root, out, TODAY)
-    correct_title(notice_files(root)[0])
-    build(root, out, TODAY)
+    root, cache, out = built_twice(tmp_path, monkeypatch, seed=8)
+    assert standby_of(cache).is_dir()
     published = tree_bytes(out)
     # A template that fails while the pages are written: after the standby was taken.
     template = root / "themes" / "default" / "templates" / "notice.html"
