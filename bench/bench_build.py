@@ -13,8 +13,9 @@ and measures, each in a child process running `python -m generator build --root 
   cannot look fast); three such edits of different notices in turn, as a clerk's commits
   come, and the median is the figure (the first has no standby folder yet, output.py);
 - a no-change rebuild: built again with nothing changed;
-  (after a rebuild, a detached process deletes the replaced site: each timed build waits for
-  the previous one's to end, so that it is not measured on a busy disk);
+  (after a rebuild whose replaced site is not kept as the standby, a detached process
+  deletes it: each timed build waits for the previous one's to end, so that it is not
+  measured on a busy disk);
 - a fresh output with the cache kept: the output folder deleted, built again, as a CI
   runner that restores `.gongshi-cache/` does on every push (a figure, without a target);
 - the peak memory of each: the largest process's resident-set high-water mark (ru_maxrss
