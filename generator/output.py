@@ -111,7 +111,7 @@ class Output:
         except OSError:  # a folder that cannot be read
             files, folders, odd = [], [], True
         if odd:  # something no build makes (a link, a socket): start afresh instead
-            _remove_soon(self.tmp)
+            _remove(_move_aside(self.tmp, self.out_dir), background=True)
             os.mkdir(self.tmp)
             os.chmod(self.tmp, 0o755)
             return
@@ -279,12 +279,10 @@ class Output:
         standby = self.standby_dir if self.previous else None
         old = None
         if standby is not None and standby.exists():  # a standby this build could not use
-            old = Path(tempfile.mkdtemp(prefix=f".{self.out_dir.name}.old-", dir=self.out_dir.parent))
-            os.replace(standby, old / "site")
+            old = _move_aside(standby, self.out_dir)
         if self.out_dir.exists():
             if standby is None:
-                old = Path(tempfile.mkdtemp(prefix=f".{self.out_dir.name}.old-", dir=self.out_dir.parent))
-                os.replace(self.out_dir, old / "site")
+                old = _move_aside(self.out_dir, self.out_dir)
             else:
                 os.replace(self.out_dir, standby)
         os.replace(self.tmp, self.out_dir)
@@ -307,7 +305,7 @@ class Output:
 
     def discard(self) -> None:
         if len(self._standby_files) >= BACKGROUND_REMOVAL_FILES:  # removed without keeping the failure waiting
-            _remove_soon(self.tmp)
+            _remove(_move_aside(self.tmp, self.out_dir), background=True)
         else:
             shutil.rmtree(self.tmp, ignore_errors=True)
 
@@ -349,15 +347,12 @@ def _tree(folder: str) -> tuple[list[str], list[str], bool]:
     return files, folders, odd
 
 
-def _remove_soon(folder: Path) -> None:
-    """Move `folder` aside and delete it in the background (a failed build's large standby)."""
-    folder = Path(folder)
-    aside = Path(tempfile.mkdtemp(prefix=f"{folder.name}.old-", dir=folder.parent))
-    try:
-        os.replace(folder, aside / "site")
-    except OSError:
-        shutil.rmtree(folder, ignore_errors=True)
-    _remove(aside, background=True)
+def _move_aside(folder: Path, out_dir: Path) -> Path:
+    """Move `folder` (an old site, a standby) into a new `.OUT.old-*` folder beside the
+    output, to be removed there (`_remove`); returns that folder."""
+    aside = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.old-", dir=out_dir.parent))
+    os.replace(folder, aside / "site")
+    return aside
 
 
 def _remove(folder: Path, background: bool) -> None:

@@ -8,9 +8,6 @@ from contextlib import contextmanager, suppress
 from pathlib import Path
 
 
-_frozen = False  # inside `frozen_heap`
-
-
 @contextmanager
 def gc_paused(keep: bool = False):
     """Unpickling a cache of hundreds of thousands of objects triggers the cyclic garbage
@@ -25,7 +22,7 @@ def gc_paused(keep: bool = False):
     try:
         yield
     finally:
-        if keep and _frozen:
+        if keep and gc.get_freeze_count():  # inside `frozen_heap`, which froze what came before
             gc.freeze()
         if was_enabled:
             gc.enable()
@@ -38,13 +35,10 @@ def frozen_heap():
     again and again while the model is built and pages are rendered (half the model's time,
     a tenth of a rebuild's), and forked workers do not copy the pages of memory it would
     touch. Yields a function that freezes what was made since, too."""
-    global _frozen
     gc.freeze()
-    _frozen = True
     try:
         yield gc.freeze
     finally:
-        _frozen = False
         gc.unfreeze()
 
 

@@ -196,6 +196,29 @@ def test_a_standby_with_foreign_files_publishes_none_of_them(tmp_path, monkeypat
     assert not (out / "link.html").exists()
 
 
+def test_the_standby_gives_way_where_a_file_became_a_folder_or_a_folder_a_file(tmp_path):
+    """Output alone: the standby held a file `a` and a folder `d/`; the new site has a folder
+    `a/` and a file `d`. Each is made in place of the other, and nothing else is left."""
+    from generator.output import Output
+
+    out, manifest = tmp_path / "out", tmp_path / "cache" / "builds" / "site.manifest"
+
+    def publish(files: dict[str, bytes]) -> Output:
+        output = Output(out, manifest)
+        for site_path, data in files.items():
+            output.write_bytes(site_path, data, "test", key=site_path + data.decode())
+        output.commit(inputs="i", gate="g")
+        return output
+
+    before = {"a": b"1", "d/x": b"2", "keep": b"3", "more/y": b"4"}
+    publish(before)
+    publish(before)  # the first site is the standby now
+    after = publish({"a/b": b"5", "d": b"6", "keep": b"3", "more/y": b"4"})
+    assert after._standby_files == frozenset(before)  # the standby was taken, not a fresh folder
+    assert tree_bytes(out) == {"a/b": b"5", "d": b"6", "keep": b"3", "more/y": b"4"}
+    assert folders(out) == ["a", "more"]
+
+
 def test_a_failed_build_on_the_standby_leaves_the_site_and_the_next_build_right(tmp_path, monkeypatch):
     root, cache, out = built_twice(tmp_path, monkeypatch, seed=8)
     assert standby_of(cache).is_dir()
