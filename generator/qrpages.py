@@ -26,7 +26,7 @@ from markupsafe import Markup
 from .fingerprint import short_fingerprint
 from .i18n import Translator
 from .output import digest
-from .parallel import run_parallel
+from .parallel import MIN_JOBS, run_parallel
 from .plugins import Plugin
 from .qr import QUIET_ZONE, QrCache
 from .site import NoticePage
@@ -146,6 +146,9 @@ class QrCodes:
         return Markup(self.cache.svg(payload, label, size=size))
 
 
+PREPARE_BATCH = 64  # codes a worker encodes and stores at once: one transaction, and a share of the work
+
+
 class QrPlugin(Plugin):
     name = "qr"
 
@@ -156,10 +159,15 @@ class QrPlugin(Plugin):
         self.cache = QrCache(context.cache_dir)
         codes = QrCodes(site, context.config, Translator(context.config.language), self.cache)
         # Encode every new code now, so this stage's time is the QR cost; a large batch is
-        # encoded on every core (each worker writes its codes to the disk cache). Codes
-        # already cached are read only by pages that are rendered again, not by reused ones.
+        # encoded on every core, each worker storing its codes in the disk cache a batch at
+        # a time (one transaction each). Codes already cached are read only by pages that are
+        # rendered again, not by reused ones.
         missing = self.cache.missing(codes.payloads())
-        run_parallel([lambda payload=payload: self.cache.prepare(payload) for payload in missing])
+        if len(missing) < MIN_JOBS:
+            self.cache.prepare_many(missing)
+        else:
+            batches = [missing[start:start + PREPARE_BATCH] for start in range(0, len(missing), PREPARE_BATCH)]
+            run_parallel([lambda batch=batch: self.cache.prepare_many(batch) for batch in batches], min_jobs=2)
         context.globals["qr"] = codes
 
     def on_write(self, site, context, output, advance) -> None:

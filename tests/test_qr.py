@@ -10,9 +10,11 @@ from __future__ import annotations
 import io
 import os
 import re
+import sqlite3
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -295,6 +297,12 @@ def test_payload_too_long_is_a_clear_error():
 # --------------------------------------------------------------------------- cache
 
 
+def stored(cache_dir: Path) -> dict:
+    """key -> (path, rows, checksum) as the disk cache holds them."""
+    with closing(sqlite3.connect(cache_dir / QrCache.FILE_NAME)) as db:
+        return {key: (path, rows, checksum) for key, path, rows, checksum in db.execute("SELECT key, path, rows, checksum FROM codes")}
+
+
 def test_cache_serves_the_same_svg_and_a_second_build_encodes_nothing(tmp_path):
     payloads = list(PAYLOADS.values()) + [f"https://gongshi.example.gov.cn/qinghe/notices/{i}.html" for i in range(5)]
     first = QrCache(tmp_path)
@@ -304,18 +312,58 @@ def test_cache_serves_the_same_svg_and_a_second_build_encodes_nothing(tmp_path):
     assert [first.svg(p, "扫码") for p in payloads] == svgs
     assert first.stats.hits == len(payloads) and first.stats.misses == len(payloads)
 
-    files = sorted((tmp_path / "qr").rglob("*"))
-    cached = [f for f in files if f.is_file()]
-    assert len(cached) == len(payloads)
-    for f in cached:
-        assert re.fullmatch(r"[0-9a-f]{64}\.txt", f.name) and f.parent.name == f.name[:2]
-    assert not [f for f in cached if f.name.startswith(".tmp")], "temporary file left behind"
+    rows = stored(tmp_path)
+    assert sorted(rows) == sorted(QrCache.key(p) for p in payloads)
+    for payload in payloads:  # the rows are the symbol without its quiet zone, '#' for dark
+        path, symbol, _ = rows[QrCache.key(payload)]
+        core = [row[QUIET_ZONE:-QUIET_ZONE] for row in qr_matrix(payload)[QUIET_ZONE:-QUIET_ZONE]]
+        assert symbol == "\n".join("".join("#" if m else "." for m in row) for row in core)
+        assert path == path_from_matrix(core, QUIET_ZONE)
+    assert sorted(p.name for p in tmp_path.iterdir() if not p.name.startswith(QrCache.FILE_NAME)) == []
 
     second = QrCache(tmp_path)
+    assert second.missing(payloads) == []
     assert [second.svg(p, "扫码") for p in payloads] == svgs
     assert second.stats.misses == 0
     assert second.stats.disk_hits == len(payloads)
     assert second.stats.disk_errors == 0
+
+
+def test_prepare_many_stores_every_code_for_the_next_cache(tmp_path):
+    payloads = [f"https://gongshi.example.gov.cn/qinghe/notices/{i}.html" for i in range(12)] + [VCARD]
+    first = QrCache(tmp_path)
+    assert first.missing(payloads) == payloads
+    first.prepare_many(payloads[:5])
+    assert first.missing(payloads) == payloads[5:]
+    first.prepare_many(payloads[5:])
+    assert first.stats.misses == len(payloads) and first.missing(payloads) == []
+    second = QrCache(tmp_path)
+    assert [second.svg(p, "x") for p in payloads] == [qr_svg(p, label="x") for p in payloads]
+    assert (second.stats.misses, second.stats.disk_hits) == (0, len(payloads))
+
+
+def test_codes_stored_by_forked_processes_are_read_by_the_parent(tmp_path):
+    """The parent's connection is closed before each fork; the children open their own and
+    write at the same time (the build's QR stage does this on every core)."""
+    cache = QrCache(tmp_path)
+    payloads = [f"https://gongshi.example.gov.cn/qinghe/villages/v{i}.html" for i in range(40)]
+    assert cache.missing(payloads) == payloads  # the parent has a connection open now
+    children = []
+    for part in range(4):
+        pid = os.fork()
+        if pid == 0:  # pragma: no cover - the child's exit status is checked below
+            try:
+                cache.prepare_many(payloads[part::4])
+                os._exit(0 if cache.stats.disk_errors == 0 else 3)
+            except BaseException:
+                os._exit(4)
+        children.append(pid)
+    assert [os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]) for pid in children] == [0, 0, 0, 0]
+    # SQLite's rule: no connection may cross a fork (a child must not even close it).
+    assert cache._db is None, "the connection was open when the process forked"
+    assert cache.missing(payloads) == []
+    assert [cache.svg(p, "x") for p in payloads] == [qr_svg(p, label="x") for p in payloads]
+    assert (cache.stats.misses, cache.stats.disk_hits, cache.stats.disk_errors) == (0, len(payloads), 0)
 
 
 def test_label_and_size_are_applied_after_the_cache(tmp_path):
@@ -338,37 +386,51 @@ def test_memory_only_cache(tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
-def test_damaged_cache_file_is_re_encoded_not_trusted(tmp_path):
+def test_damaged_cache_row_is_re_encoded_not_trusted(tmp_path):
     QrCache(tmp_path).svg(LONG_URL, "x")
-    (f,) = [p for p in (tmp_path / "qr").rglob("*.txt")]
-    text = f.read_text()
-    header, path, rows = text.split("\n", 2)
-    assert header.startswith("gongshi-qr/") and path.startswith("M") and set(rows) <= set("#.\n")
+    ((key, (path, rows, checksum)),) = stored(tmp_path).items()
+    assert path.startswith("M") and set(rows) <= set("#.\n")
     # Well-formed but wrong (one module, one path command): only the checksum can tell.
-    flipped = "\n".join([header, path, rows.replace("#", ".", 1)])
-    bent = "\n".join([header, path.replace("h", "v", 1), rows])
-    for damaged in (text[: len(text) // 2], flipped, bent, "", "garbage"):
-        f.write_text(damaged)
+    damaged_rows = [
+        (path, rows[: len(rows) // 2], checksum),
+        (path, rows.replace("#", ".", 1), checksum),
+        (path.replace("h", "v", 1), rows, checksum),
+        (path, rows, "0" * 16),
+        ("", "", ""),
+        (path, "garbage", checksum),
+    ]
+    for damaged in damaged_rows:
+        with closing(sqlite3.connect(tmp_path / QrCache.FILE_NAME)) as db, db:
+            db.execute("UPDATE codes SET path = ?, rows = ?, checksum = ? WHERE key = ?", (*damaged, key))
         cache = QrCache(tmp_path)
         assert cache.svg(LONG_URL, "x") == qr_svg(LONG_URL, label="x")
         assert (cache.stats.misses, cache.stats.disk_hits, cache.stats.disk_errors) == (1, 0, 1)
-        assert f.read_text() == text, "the damaged file was not rewritten"
+        assert stored(tmp_path)[key] == (path, rows, checksum), "the damaged row was not rewritten"
 
 
-def test_cache_writes_are_atomic(tmp_path, monkeypatch):
-    calls = []
-    real_replace = os.replace
+@pytest.mark.parametrize("damage", ["garbage", "truncated"])
+def test_a_damaged_database_is_replaced_and_costs_only_speed(tmp_path, damage):
+    QrCache(tmp_path).svg(LONG_URL, "x")
+    db_file = tmp_path / QrCache.FILE_NAME
+    with closing(sqlite3.connect(db_file)) as db:  # everything into the main file, none left in the log
+        db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    data = db_file.read_bytes()
+    db_file.write_bytes(b"this is not a database " * 200 if damage == "garbage" else data[:100] + bytes(len(data) - 100))
+    cache = QrCache(tmp_path)
+    assert cache.svg(LONG_URL, "x") == qr_svg(LONG_URL, label="x")
+    assert cache.stats.misses == 1 and cache.stats.disk_errors >= 1
+    later = QrCache(tmp_path)  # the new database holds the code encoded just now
+    assert later.svg(LONG_URL, "x") == qr_svg(LONG_URL, label="x")
+    assert (later.stats.misses, later.stats.disk_hits, later.stats.disk_errors) == (0, 1, 0)
 
-    def spy(src, dst):
-        assert Path(src).parent == Path(dst).parent, "temporary file must sit beside its target"
-        assert not Path(dst).exists(), "target written in place before the rename"
-        assert Path(src).read_text().startswith("gongshi-qr/")
-        calls.append((src, dst))
-        real_replace(src, dst)
 
-    monkeypatch.setattr(qrmod.os, "replace", spy)
-    QrCache(tmp_path).svg(SHORT_URL, "x")
-    assert len(calls) == 1
+def test_the_file_per_code_layout_of_earlier_versions_is_removed(tmp_path):
+    old = tmp_path / "qr" / "ab"
+    old.mkdir(parents=True)
+    (old / ("ab" + "0" * 62 + ".txt")).write_text("gongshi-qr/3 21 0\n")
+    cache = QrCache(tmp_path)
+    assert not (tmp_path / "qr").exists()
+    assert cache.svg(SHORT_URL, "x") == qr_svg(SHORT_URL, label="x")
 
 
 def test_unwritable_cache_costs_speed_not_the_build(tmp_path):
