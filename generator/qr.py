@@ -442,7 +442,7 @@ class QrCache:
         material = f"gongshi-qr\0{_FORMAT}\0{_ENCODERS}\0{ERROR_CORRECTION}\0{QUIET_ZONE}\0{payload}"
         return hashlib.sha256(material.encode("utf-8")).hexdigest()
 
-    def _entry(self, payload: str, store: bool = True) -> tuple[int, str, str]:
+    def _entry(self, payload: str) -> tuple[int, str, str]:
         key = self.key(payload)
         with self._lock:
             entry = self._memory.get(key)
@@ -457,8 +457,7 @@ class QrCache:
                 self.stats.disk_hits += 1
         else:
             n, path, rows = self._encode(payload)
-            if store:
-                self._store([(key, path, rows)])
+            self._store([(key, path, rows)])
         entry = (n + 2 * QUIET_ZONE, path, rows)
         with self._lock:
             self._memory[key] = entry
@@ -497,7 +496,7 @@ class QrCache:
             return
         rows = []
         for payload in payloads:
-            n, path, symbol = self._encode(payload)
+            _, path, symbol = self._encode(payload)
             rows.append((self.key(payload), path, symbol))
         self._store(rows)
 
