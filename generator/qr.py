@@ -459,11 +459,14 @@ class QrCache:
             n, path, rows = self._encode(payload)
             self._store([(key, path, rows)])
         entry = (n + 2 * QUIET_ZONE, path, rows)
+        self._remember(key, entry)
+        return entry
+
+    def _remember(self, key: str, entry: tuple[int, str, str]) -> None:
         with self._lock:
             self._memory[key] = entry
             if len(self._memory) > self.MEMORY_ENTRIES:
                 self._memory.popitem(last=False)
-        return entry
 
     def _encode(self, payload: str) -> tuple[int, str, str]:
         core = _encode_core(payload)
@@ -496,8 +499,10 @@ class QrCache:
             return
         rows = []
         for payload in payloads:
-            _, path, symbol = self._encode(payload)
-            rows.append((self.key(payload), path, symbol))
+            n, path, symbol = self._encode(payload)
+            key = self.key(payload)
+            rows.append((key, path, symbol))
+            self._remember(key, (n + 2 * QUIET_ZONE, path, symbol))
         self._store(rows)
 
     def matrix(self, payload: str) -> Matrix:
