@@ -486,17 +486,10 @@ class QrCache:
                     self._failed(exc)
         return [payload for payload in payloads if (key := self.key(payload)) not in self._memory and key not in stored]
 
-    def prepare(self, payload: str) -> None:
-        """Encode (and store) the code now; returns nothing, so a worker process sends nothing back."""
-        self._entry(payload)
-
     def prepare_many(self, payloads: Sequence[str]) -> None:
-        """Encode the codes and store them in one transaction; returns nothing, like `prepare`.
-        Without a disk cache they are kept in memory (the most recent `MEMORY_ENTRIES`)."""
-        if self.file is None or self._unusable:
-            for payload in payloads:
-                self._entry(payload)
-            return
+        """Encode the codes (`missing` ones) and store them in one transaction; they are kept
+        in memory too (the most recent `MEMORY_ENTRIES`). Returns nothing, so a worker
+        process sends nothing back."""
         rows = []
         for payload in payloads:
             n, path, symbol = self._encode(payload)

@@ -594,9 +594,14 @@ def term_result(index: IndexBuilder, term: str, page_files: bool, summary: Summa
         first, margin, weights = index.ranked(entry, summary)
     else:
         summary = None
-    page = not big and first is not None and len({n // GROUP_SIZE for n in first}) > 2
+    page = first is not None and _has_page_file(big, first)
     records = first_page_records(index.docs, term, first) if big or page else None
     return Term(term_hash(term), len(text), None if big else text, big, page, first, summary, margin, weights), text, records
+
+
+def _has_page_file(big: bool, first: tuple) -> bool:
+    """A small term whose first page draws on more than two document groups gets a page file."""
+    return not big and len({n // GROUP_SIZE for n in first}) > 2
 
 
 def first_page_records(docs: list[SearchDoc], term: str, first) -> dict:
@@ -903,8 +908,7 @@ def export_changes(docs: list[SearchDoc], kinds: list[tuple[str, str]], site, st
                 terms[term] = info._replace(margin=info.margin - 2 * moved)
                 continue
             first, margin, weights = index.ranked(index.entry(term), info.summary)
-            page = not info.big and len({n // GROUP_SIZE for n in first}) > 2
-            terms[term] = info._replace(first=first, page=page, margin=margin, weights=weights)
+            terms[term] = info._replace(first=first, page=_has_page_file(info.big, first), margin=margin, weights=weights)
             if first != info.first:
                 changed.add(term)
     for term, info in terms.items():  # records quoting an edited document

@@ -175,4 +175,3 @@ def test_a_job_of_this_process_s_share_may_run_jobs_in_parallel_itself(monkeypat
     # others run in a worker (where processes may not start processes).
     jobs = [lambda: nested(1), lambda: 10, lambda: nested(2), lambda: 20]
     assert parallel.run_parallel(jobs) == [3, 10, 6, 20]
-
