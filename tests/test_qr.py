@@ -503,6 +503,57 @@ def test_text_gets_exactly_the_symbol_qrcode_makes(payload):
     assert qrmod._encode_text(payload) == reference
 
 
+
+def _qrcode_codewords(data: bytes):
+    """(the version qrcode's best_fit picks, util.create_data's codewords) of one byte-mode
+    segment at level M; (None, None) when it does not fit."""
+    import qrcode
+    from qrcode import util
+    from qrcode.constants import ERROR_CORRECT_M
+    from qrcode.exceptions import DataOverflowError
+
+    code = qrcode.QRCode(version=None, error_correction=ERROR_CORRECT_M, box_size=1, border=0)
+    code.add_data(util.QRData(data, mode=util.MODE_8BIT_BYTE))
+    try:
+        version = code.best_fit()
+    except DataOverflowError:
+        return None, None
+    return version, util.create_data(version, ERROR_CORRECT_M, code.data_list)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.binary(max_size=2400))
+def test_byte_codewords_are_the_ones_qrcode_makes(data):
+    """The fast stream and Reed-Solomon blocks of a byte-mode segment: qrcode's version and
+    codewords, byte for byte (and too long for both alike)."""
+    version, expected = _qrcode_codewords(data)
+    if version is None:
+        with pytest.raises(ValueError):
+            qrmod._byte_version(len(data))
+        return
+    assert qrmod._byte_version(len(data)) == version
+    assert list(qrmod._byte_codewords(version, data)) == expected
+
+
+def test_byte_codewords_at_every_version_when_full_and_nearly_full():
+    """The longest payload of each version (no room for the whole terminator, no padding)
+    and one byte less: every block layout and both length-field sizes."""
+    from qrcode import util
+    from qrcode.constants import ERROR_CORRECT_M
+
+    checked = 0
+    for version in range(1, 41):
+        capacity = (util.BIT_LIMIT_TABLE[ERROR_CORRECT_M][version] - 4 - util.length_in_bits(util.MODE_8BIT_BYTE, version)) // 8
+        for length in (capacity, capacity - 1):
+            data = bytes((i * 37 + version) % 256 for i in range(length))
+            found_version, expected = _qrcode_codewords(data)
+            assert qrmod._byte_version(length) == found_version
+            assert list(qrmod._byte_codewords(found_version, data)) == expected
+            checked += 1
+    assert checked == 80
+    with pytest.raises(ValueError):
+        qrmod._byte_version(capacity + 1)  # past version 40
+
 @settings(max_examples=40, deadline=None)
 @given(_TEXT, st.integers(min_value=0, max_value=7))
 def test_mask_penalty_is_the_standard_score_qrcode_computes(payload, mask):
