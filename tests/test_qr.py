@@ -225,6 +225,101 @@ def test_a_margin_is_the_path_of_the_matrix_with_light_modules_around(matrix, ma
     assert path_from_matrix(matrix, margin) == path_from_matrix(padded)
 
 
+def _edge_walk_path(matrix, margin=0):
+    """The path as the tracer made it before it worked on whole ints: one edge at a time
+    (generator/qr.py's path_from_matrix must give exactly this text)."""
+    _num_pair = qrmod._num_pair
+    rows = len(matrix)
+    cols = len(matrix[0]) if rows else 0
+    # Vertices (module corners) are numbered y * w + x; an edge leaving a vertex is one bit of
+    # out[vertex]. A step in direction d moves the pen by step[d]; turning right maps d to
+    # right[d]. Flat integers and a bytearray keep this fast (a code takes about a millisecond).
+    w = cols + 1
+    R, D, L, U = 1, 2, 4, 8
+    step = {R: 1, D: w, L: -1, U: -w}
+    right = {R: D, D: L, L: U, U: R}
+    left = {R: U, U: L, L: D, D: R}
+    letter = {R: "h", L: "h", D: "v", U: "v"}
+    sign = {R: 1, D: 1, L: -1, U: -1}
+    out = bytearray((rows + 1) * w)
+    blank = [False] * cols
+    above = blank
+    for y in range(rows):
+        row = [bool(m) for m in matrix[y]]
+        below = [bool(m) for m in matrix[y + 1]] if y + 1 < rows else blank
+        top = y * w
+        for x in range(cols):
+            if not row[x]:
+                continue
+            v = top + x
+            if not above[x]:
+                out[v] |= R
+            if x + 1 == cols or not row[x + 1]:
+                out[v + 1] |= D
+            if not below[x]:
+                out[v + w + 1] |= L
+            if x == 0 or not row[x - 1]:
+                out[v + w] |= U
+        above = row
+
+    parts: list[str] = []
+    pen: tuple[int, int] | None = None  # start of the last subpath (where "z" leaves the pen)
+    for start in range(len(out)):
+        if not out[start] & R:
+            continue
+        # Row-major order finds each loop at a corner whose next edge runs right and whose
+        # previous edge is vertical (at a corner-touch vertex both incoming edges are
+        # vertical), so the loop is h, v, h, …, v and the last v is implied.
+        y, x = divmod(start, w)
+        x, y = x + margin, y + margin
+        if pen is None:
+            move = f"M{_num_pair(x, y)}"
+        else:
+            absolute = f"M{_num_pair(x, y)}"
+            relative = f"m{_num_pair(x - pen[0], y - pen[1])}"
+            move = relative if len(relative) <= len(absolute) else absolute
+        pen = (x, y)
+        cmds = [move]
+        v, d, run = start, R, 0
+        while True:
+            out[v] &= ~d
+            run += 1
+            v += step[d]
+            if v == start:
+                break
+            choices = out[v]
+            if choices & d and not choices & right[d]:
+                continue  # straight on
+            turn = right[d] if choices & right[d] else (d if choices & d else left[d])
+            if turn != d:
+                cmds.append(f"{letter[d]}{sign[d] * run}")
+                d, run = turn, 0
+        # The last run (vertical, back up to the start) is left to "z".
+        cmds.append("z")
+        parts.append("".join(cmds))
+    return "".join(parts)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.integers(0, 14).flatmap(
+        lambda rows: st.integers(1, 14).flatmap(
+            lambda cols: st.lists(st.lists(st.booleans(), min_size=cols, max_size=cols), min_size=rows, max_size=rows)
+        )
+    ),
+    st.integers(0, 4),
+)
+def test_path_is_the_edge_walks_text(matrix, margin):
+    """The same path text as walking the edges one by one, byte for byte (the QR cache
+    holds paths from both), for any matrix, square or not, with any margin."""
+    assert path_from_matrix(matrix, margin) == _edge_walk_path(matrix, margin)
+
+
+def test_path_of_real_codes_is_the_edge_walks_text():
+    for payload in [*PAYLOADS.values(), *(f"https://gs.example.cn/v/{i}/n/{i * 7}.html" for i in range(40))]:
+        core = qrmod._encode_core(payload)
+        assert path_from_matrix(core, QUIET_ZONE) == _edge_walk_path(core, QUIET_ZONE)
+
 def test_path_handles_corner_touching_modules_and_holes():
     checker = [[(x + y) % 2 == 0 for x in range(9)] for y in range(9)]
     ring = [[x in (0, 6) or y in (0, 6) or (2 <= x <= 4 and 2 <= y <= 4) for x in range(7)] for y in range(7)]
