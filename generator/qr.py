@@ -73,19 +73,21 @@ def _too_long(payload: str) -> ValueError:
     return ValueError(f"payload of {len(payload.encode('utf-8'))} bytes does not fit in a QR code at level M")
 
 
-def _encode_ascii(payload: str) -> Matrix:
+# A grey pixel of zxing-cpp's image as a module: dark ("1") below 128.
+_PIXEL_BITS = bytes(b"1"[0] if value < 128 else b"0"[0] for value in range(256))
+
+
+def _encode_ascii(payload: str) -> tuple[int, str]:
     """zxing-cpp's C++ encoder: smallest version, best of the 8 masks, about 15x faster than qrcode."""
     try:
         code = zxingcpp.create_barcode(payload, zxingcpp.BarcodeFormat.QRCode, ec_level=ERROR_CORRECTION)
     except ValueError as exc:
         raise _too_long(payload) from exc
     image = memoryview(code.to_image(scale=1, add_quiet_zones=False))
-    n = image.shape[0]
-    pixels = image.tobytes()
-    return [[pixels[i] < 128 for i in range(y * n, y * n + n)] for y in range(n)]
+    return image.shape[0], image.tobytes().translate(_PIXEL_BITS).decode("ascii")
 
 
-def _encode_text(payload: str) -> Matrix:
+def _encode_text(payload: str) -> tuple[int, str]:
     """qrcode: UTF-8 bytes in byte mode without an ECI header, the form Chinese phone scanners expect.
 
     The symbol is exactly the one ``qrcode.QRCode.make(fit=True)`` makes (tests/test_qr.py
@@ -116,11 +118,11 @@ def _encode_text(payload: str) -> Matrix:
         raise _too_long(payload) from exc
     mask, text = _best_mask(code.version, code.modules)
     n = code.modules_count
-    code.modules = [[c == "1" for c in text[r * n:r * n + n]] for r in range(n)]
+    code.modules = _rows(n, text)
     code.setup_type_info(False, mask)  # the real format and version information
     if code.version >= 7:
         code.setup_type_number(False)
-    return code.modules  # booleans throughout
+    return n, _bits(code.modules)
 
 # --------------------------------------------------------------------------- codewords
 #
@@ -333,8 +335,18 @@ def _best_mask(version: int, modules: Sequence[Sequence[bool]]) -> tuple[int, st
     return best[1], format(best[2], f"0{n * n}b")
 
 
-def _encode_core(payload: str) -> Matrix:
-    """The symbol's modules without the quiet zone (True = dark). The slow part.
+def _bits(matrix: Sequence[Sequence[bool]]) -> str:
+    """The modules row after row as text: "1" dark, "0" light."""
+    return "".join("".join("1" if m else "0" for m in row) for row in matrix)
+
+
+def _rows(n: int, bits: str) -> Matrix:
+    """`_bits` back into rows of booleans."""
+    return [[c == "1" for c in bits[r * n:r * n + n]] for r in range(n)]
+
+
+def _encode_bits(payload: str) -> tuple[int, str]:
+    """(n, the n x n modules of the symbol without the quiet zone as `_bits` text). The slow part.
 
     Page addresses (ASCII, nearly every code of a site) go through zxing-cpp; text with
     other characters (vCards with Chinese names) through qrcode, because zxing-cpp would put
@@ -343,6 +355,11 @@ def _encode_core(payload: str) -> Matrix:
     same symbol as the other library for ASCII payloads, and decodes them.
     """
     return _encode_ascii(payload) if payload.isascii() else _encode_text(payload)
+
+
+def _encode_core(payload: str) -> Matrix:
+    """The symbol's modules without the quiet zone (True = dark)."""
+    return _rows(*_encode_bits(payload))
 
 
 def _with_quiet_zone(core: Matrix) -> Matrix:
@@ -387,6 +404,11 @@ def path_from_matrix(matrix: Sequence[Sequence[bool]], margin: int = 0) -> str:
     """
     rows = len(matrix)
     cols = len(matrix[0]) if rows else 0
+    return _path_from_bits(rows, cols, _bits(matrix), margin)
+
+
+def _path_from_bits(rows: int, cols: int, bits: str, margin: int = 0) -> str:
+    """`path_from_matrix` of the matrix whose `_bits` these are."""
     # Vertices (module corners) are numbered y * w + x; an edge leaving a vertex is one bit of
     # out[vertex]. A step in direction d moves the pen by step[d]; turning right maps d to
     # right[d]. Flat integers and a bytearray keep this fast (a code takes about half a millisecond).
@@ -399,7 +421,7 @@ def path_from_matrix(matrix: Sequence[Sequence[bool]], margin: int = 0) -> str:
     # binary and read back in hexadecimal, put one bit per hex digit; summed with the
     # direction's weight, the hex digits are the vertices' edges, and a translation makes
     # them bytes.
-    dark = int("".join("".join("1" if m else "0" for m in row) + "0" for row in matrix) + "0" * w, 2)
+    dark = int("".join(bits[start:start + cols] + "0" for start in range(0, rows * cols, cols or 1)) + "0" * w, 2)
     planes = (
         (dark & ~(dark >> w), R),  # tops: dark, with light above
         ((dark >> 1) & ~dark, D),  # right sides, at the vertex after a dark module
@@ -495,6 +517,9 @@ def _svg(n: int, path: str, label: str, module_px: int | None, size: str | None)
     )
 
 
+_SYMBOL_TEXT = str.maketrans("10", "#.")  # how the cache keeps the modules
+
+
 def qr_svg(payload: str, *, label: str, module_px: int | None = None, size: str | None = None) -> str:
     """Inline SVG of the QR code for `payload` (level M, 4-module quiet zone).
 
@@ -504,8 +529,8 @@ def qr_svg(payload: str, *, label: str, module_px: int | None = None, size: str 
     both to a CSS length, e.g. ``"40mm"`` for print. Deterministic. Encodes every call:
     a build should use `QrCache`.
     """
-    core = _encode_core(payload)
-    return _svg(len(core) + 2 * QUIET_ZONE, path_from_matrix(core, QUIET_ZONE), label, module_px, size)
+    n, bits = _encode_bits(payload)
+    return _svg(n + 2 * QUIET_ZONE, _path_from_bits(n, n, bits, QUIET_ZONE), label, module_px, size)
 
 
 def qr_png(payload: str, scale: int = 8) -> bytes:
@@ -609,10 +634,11 @@ class QrCache:
                 self._memory.popitem(last=False)
 
     def _encode(self, payload: str) -> tuple[int, str, str]:
-        core = _encode_core(payload)
+        n, bits = _encode_bits(payload)
         with self._lock:
             self.stats.misses += 1
-        return len(core), path_from_matrix(core, QUIET_ZONE), "\n".join("".join("#" if m else "." for m in row) for row in core)
+        symbol = bits.translate(_SYMBOL_TEXT)
+        return n, _path_from_bits(n, n, bits, QUIET_ZONE), "\n".join(symbol[start:start + n] for start in range(0, n * n, n))
 
     def missing(self, payloads: list[str]) -> list[str]:
         """The payloads not encoded yet, from one reading of the disk cache's keys."""
