@@ -58,11 +58,15 @@ def build(root: Path, out_dir: Path | None = None, today: dt.date | None = None,
             site = Site.from_content(content, today)
         plugins = default_plugins() if plugins is None else plugins
         context = BuildContext(root=root, config=content.config, today=today, cache_dir=cache, content=content)
-        for plugin in plugins:
-            with progress.stage(plugin.name, report=False):
-                plugin.on_site(site, context)
-        freeze()
-        return _write_site(root, out_dir, today, progress, plugins, inputs, cache, content, site, context)
+        try:
+            for plugin in plugins:
+                with progress.stage(plugin.name, report=False):
+                    plugin.on_site(site, context)
+            freeze()
+            return _write_site(root, out_dir, today, progress, plugins, inputs, cache, content, site, context)
+        finally:
+            for plugin in plugins:
+                plugin.close()
 
 
 def _write_site(root, out_dir, today, progress, plugins, inputs, cache, content, site, context) -> BuildResult:

@@ -59,6 +59,9 @@ class Plugin:
     def page_key(self, page) -> str:
         return ""
 
+    def close(self) -> None:
+        """The build is over (published or failed): let go of what the feature holds open."""
+
 
 def default_plugins() -> list[Plugin]:
     """The features every build has, in the order they run."""

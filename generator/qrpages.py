@@ -170,6 +170,12 @@ class QrPlugin(Plugin):
             run_parallel([lambda batch=batch: self.cache.prepare_many(batch) for batch in batches], min_jobs=2)
         context.globals["qr"] = codes
 
+    def close(self) -> None:
+        # The database's last connection, closed: its write-ahead log goes into the file and
+        # the -wal and -shm files beside it are removed.
+        if self.cache is not None:
+            self.cache.close()
+
     def on_write(self, site, context, output, advance) -> None:
         render, codes = context.renderer.render, context.globals["qr"]
         # Each file is made from its page alone: an unchanged page's files are reused.

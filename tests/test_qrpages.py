@@ -51,6 +51,24 @@ def minimal(tmp_path):
     return build(make_site(tmp_path), today=TODAY).out_dir
 
 
+def test_the_code_database_is_closed_when_the_build_ends(tmp_path):
+    """No -wal or -shm file left beside the database: the build's last connection is
+    closed, which folds the log into the file (and the codes are there for the next build)."""
+    import sqlite3
+    from contextlib import closing
+
+    from generator.media_stage import cache_dir
+    from generator.qr import QrCache
+
+    root = make_site(tmp_path)
+    _, stats = build_with_plugin(root)
+    database = cache_dir(root) / QrCache.FILE_NAME
+    assert stats.misses > 0 and database.is_file()
+    assert [p.name for p in database.parent.iterdir() if p.name.startswith(QrCache.FILE_NAME + "-")] == []
+    with closing(sqlite3.connect(database)) as db:
+        assert db.execute("SELECT count(*) FROM codes").fetchone()[0] == stats.misses
+
+
 def test_the_plugin_is_a_default_feature():
     assert [p.name for p in default_plugins()].count("qr") == 1
 
