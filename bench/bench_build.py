@@ -437,19 +437,39 @@ def scaling(results: list[SizeResult]) -> None:
 
 
 def independence(work: Path, small: SizeResult, large: SizeResult) -> None:
-    """A county's build reads and writes only its own root: a big neighbour changes nothing."""
+    """A county's build reads and writes only its own root: a big neighbour changes nothing.
+
+    The small county is built cold with the big one's folder moved out of the province
+    folder and then with it back beside it, twice over (alone, beside, alone, beside), and
+    the fastest of each pair is compared: on a shared virtual machine the same build's CPU
+    time drifts by a third over a benchmark's run, which comparing with the figure taken
+    minutes earlier would count as interference."""
     print(f"\n== per-county builds are independent (docs/scaling.md) ==", flush=True)
     root = work / f"county-{small.notices}"
-    again = cold_build(root)
-    ratio, wall_ratio = again.cpu / small.cold.cpu, again.seconds / small.cold.seconds
+    big = work / f"county-{large.notices}"
+    away = work.parent / f".{work.name}-away-{big.name}"  # the same file system: a rename
+    if away.is_dir() and not big.exists():  # left there by a run that was stopped
+        os.replace(away, big)
+    alone: list[Run] = []
+    beside: list[Run] = []
+    for _ in range(2):
+        os.replace(big, away)
+        try:
+            alone.append(cold_build(root))
+        finally:
+            os.replace(away, big)
+        beside.append(cold_build(root))
+        if tree_digest(root / "build") != small.output_digest:
+            raise BenchError("the small county's output changed when built again beside the large one")
+    fastest_alone, fastest_beside = min(alone, key=lambda r: r.cpu), min(beside, key=lambda r: r.cpu)
+    ratio, wall_ratio = fastest_beside.cpu / fastest_alone.cpu, fastest_beside.seconds / fastest_alone.seconds
     low, high = TARGETS["independence"]
-    line(f"{small.notices:,}-notice county, cold, alone", timing(small.cold))
-    line(f"the same, beside a {large.notices:,}-notice county", timing(again))
+    line(f"{small.notices:,}-notice county, cold, alone", timing(fastest_alone))
+    print(f"    fastest of two: {', '.join(f'{r.seconds:.2f} s ({r.cpu:.1f} s CPU)' for r in alone)}", flush=True)
+    line(f"the same, beside a {large.notices:,}-notice county", timing(fastest_beside))
+    print(f"    fastest of two: {', '.join(f'{r.seconds:.2f} s ({r.cpu:.1f} s CPU)' for r in beside)}", flush=True)
     line("ratio (CPU; wall)", f"{ratio:5.2f}; {wall_ratio:.2f}", f"{low:g}–{high:g} (unaffected)", low <= ratio <= high)
-    same = tree_digest(root / "build") == small.output_digest
-    line("its output, byte for byte", "identical" if same else "DIFFERENT", "identical", same)
-    if not same:
-        raise BenchError("the small county's output changed when built again beside the large one")
+    line("its output, byte for byte", "identical", "identical", True)
 
 
 def parse_sizes(text: str) -> list[tuple[int, int]]:
