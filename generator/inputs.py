@@ -10,6 +10,8 @@ import datetime as dt
 import hashlib
 import json
 import os
+import pickle
+import sys
 from pathlib import Path
 
 PACKAGE = Path(__file__).parent
@@ -107,6 +109,68 @@ def inputs_digest(root: Path, out_dir: Path, today: dt.date) -> str:
     state = repository_state(root)  # a new commit can change the pages' history
     parts.append(repr(state))
     return digest(*parts)
+
+
+class Digest:
+    """`inputs_digest(root, out_dir, today)` worked out in a forked child process while this
+    one goes on: `gongshi build` imports the modules a build needs meanwhile (a quarter of a
+    second at 10,000 notices, as long as the hashing), then takes the digest with `result()`,
+    and with it the files' hashes (`hashed`) that loading the content reuses. Without `fork`
+    (or a process to be had) `result()` works it out here; an error in the child is raised
+    by `result()` as if it had happened here."""
+
+    def __init__(self, root: Path, out_dir: Path, today: dt.date):
+        self._args = (root, out_dir, today)
+        self._pid: int | None = None
+        if not hasattr(os, "fork"):
+            return
+        read, write = os.pipe()
+        sys.stdout.flush()  # else buffered output would be written again by the child
+        sys.stderr.flush()
+        try:
+            pid = os.fork()
+        except OSError:
+            os.close(read)
+            os.close(write)
+            return
+        if pid == 0:  # the child: hash, send the digest and the hashes back, leave
+            status = 0
+            try:
+                os.close(read)
+                try:
+                    answer = ("digest", inputs_digest(*self._args), _SEEN)
+                except Exception as exc:
+                    answer = ("error", exc)
+                try:
+                    data = pickle.dumps(answer, protocol=pickle.HIGHEST_PROTOCOL)
+                except Exception:  # an error that cannot be pickled: the parent works it out again
+                    data = pickle.dumps(("retry",))
+                with os.fdopen(write, "wb") as out:
+                    out.write(data)
+            except BaseException:
+                status = 1
+            finally:
+                os._exit(status)
+        os.close(write)
+        self._pid, self._read = pid, read
+
+    def result(self) -> str:
+        if self._pid is None:
+            return inputs_digest(*self._args)
+        with os.fdopen(self._read, "rb") as source:
+            data = source.read()
+        os.waitpid(self._pid, 0)
+        self._pid = None
+        try:
+            answer = pickle.loads(data)
+        except Exception:  # the child died without a word (killed, out of memory)
+            answer = ("retry",)
+        if answer[0] == "digest":
+            _SEEN.update(answer[2])
+            return answer[1]
+        if answer[0] == "error":
+            raise answer[1]
+        return inputs_digest(*self._args)
 
 
 def stamp_path(manifest_file: Path) -> Path:

@@ -449,6 +449,51 @@ def test_content_hashed_for_the_inputs_is_not_read_again_and_never_mis_keyed(tmp
     assert load_content(root, cache).notices[notice.stem].title.startswith("计划")
 
 
+def test_inputs_hashed_in_a_child_process_are_the_ones_hashed_here(tmp_path, monkeypatch):
+    """`gongshi build` hashes its inputs in a forked process (inputs.Digest): the same
+    digest, and the same files' hashes for loading the content to reuse; an error there is
+    raised here; without a process, the hashing is done here."""
+    import os
+
+    from generator import inputs
+
+    root = generate(tmp_path / "site", notices=6, villages=1, seed=5)
+    out = tmp_path / "out"
+    inputs._SEEN.clear()
+    expected = inputs.inputs_digest(root, out, TODAY)
+    expected_hashes = dict(inputs.hashed(root / "content"))
+    assert len(expected_hashes) == 7
+    inputs._SEEN.clear()
+    children = []
+    real_fork = os.fork
+    monkeypatch.setattr(os, "fork", lambda: children.append(real_fork()) or children[-1])
+    pending = inputs.Digest(root, out, TODAY)
+    assert inputs.hashed(root / "content") == {}  # not hashed in this process
+    assert pending.result() == expected
+    assert children and children[0] != 0  # (the child never returns here: it leaves with os._exit)
+    assert inputs.hashed(root / "content") == expected_hashes
+    # Another input, another digest.
+    (root / "content" / "villages" / "extra.txt").write_text("x", encoding="utf-8")
+    assert inputs.Digest(root, out, TODAY).result() != expected
+
+    def broken(*args):
+        raise PermissionError(13, "Permission denied", str(root / "content"))
+
+    monkeypatch.setattr(inputs, "inputs_digest", broken)  # the child is a copy of this process
+    with pytest.raises(PermissionError):
+        inputs.Digest(root, out, TODAY).result()
+    monkeypatch.undo()
+
+    def no_process():
+        raise OSError(11, "Resource temporarily unavailable")
+
+    monkeypatch.setattr(os, "fork", no_process)
+    inputs._SEEN.clear()
+    (root / "content" / "villages" / "extra.txt").unlink()
+    assert inputs.Digest(root, out, TODAY).result() == expected
+    assert inputs.hashed(root / "content") == expected_hashes
+
+
 def test_a_cache_file_that_cannot_be_written_leaves_the_old_one_and_no_temporary_file(tmp_path, monkeypatch):
     import pickle
 

@@ -19,21 +19,23 @@ def run(args, t) -> int:
     import sys
     from pathlib import Path
 
-    from ..inputs import inputs_digest, manifest_path, up_to_date
+    from ..inputs import Digest, manifest_path, up_to_date
     from ..media_stage import cache_dir
 
-    # A site with nothing new exits before the heavy modules are even imported.
     root = Path(args.root).resolve()
     out_dir = Path(args.out).resolve() if args.out else root / "build"
     today = args.today or dt.date.today()
-    inputs = inputs_digest(root, out_dir, today)
+    # The inputs are hashed in a child process while this one imports what a build needs:
+    # a site with nothing new then exits after the longer of the two, not after both.
+    inputs = Digest(root, out_dir, today)
+    from ..build import build, warm_up
+    from ..progress import Progress
+
+    warm_up()
+    inputs = inputs.result()
     if up_to_date(manifest_path(cache_dir(root), out_dir), out_dir, inputs):
         if not args.quiet:
             print(t("progress.up_to_date", out=str(out_dir)), file=sys.stderr, flush=True)
         return 0
-
-    from ..build import build
-    from ..progress import Progress
-
     build(root, out_dir, today, Progress(t, enabled=not args.quiet), inputs=inputs)
     return 0
