@@ -24,15 +24,6 @@ from .speed import frozen_heap
 from .site import Site
 
 
-def warm_up() -> None:
-    """Import the modules every build imports later anyway (the features', the leak
-    scanner's): `gongshi build` does it while its inputs are hashed in another process."""
-    from . import leakcheck  # noqa: F401
-    from .plugins import default_plugins
-
-    default_plugins()
-
-
 @dataclass
 class BuildResult:
     out_dir: Path

@@ -113,11 +113,11 @@ def inputs_digest(root: Path, out_dir: Path, today: dt.date) -> str:
 
 class Digest:
     """`inputs_digest(root, out_dir, today)` worked out in a forked child process while this
-    one goes on: `gongshi build` imports the modules a build needs meanwhile (a quarter of a
-    second at 10,000 notices, as long as the hashing), then takes the digest with `result()`,
-    and with it the files' hashes (`hashed`) that loading the content reuses. Without `fork`
-    (or a process to be had) `result()` works it out here; an error in the child is raised
-    by `result()` as if it had happened here."""
+    one goes on: `gongshi build` imports the modules a build needs meanwhile, one at a time
+    until `ready()` (0.17 s of imports, as long as the hashing at 10,000 notices), then
+    takes the digest with `result()`, and with it the files' hashes (`hashed`) that loading
+    the content reuses. Without `fork` (or a process to be had) `result()` works it out
+    here; an error in the child is raised by `result()` as if it had happened here."""
 
     def __init__(self, root: Path, out_dir: Path, today: dt.date):
         self._args = (root, out_dir, today)
@@ -153,6 +153,14 @@ class Digest:
                 os._exit(status)
         os.close(write)
         self._pid, self._read = pid, read
+
+    def ready(self) -> bool:
+        """Whether `result()` would return at once (the child has answered, or there is none)."""
+        if self._pid is None:
+            return True
+        import select
+
+        return bool(select.select([self._read], [], [], 0)[0])
 
     def result(self) -> str:
         if self._pid is None:

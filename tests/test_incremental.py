@@ -494,6 +494,32 @@ def test_inputs_hashed_in_a_child_process_are_the_ones_hashed_here(tmp_path, mon
     assert inputs.hashed(root / "content") == expected_hashes
 
 
+def test_the_build_command_waits_for_the_hash_only_as_long_as_the_hashing_takes(tmp_path, monkeypatch):
+    """`Digest.ready()` says whether the child has answered, without waiting: `gongshi build`
+    imports modules only until then, so a site with nothing new exits as soon as it is hashed."""
+    import time
+
+    from generator import inputs
+
+    root = generate(tmp_path / "site", notices=3, villages=1, seed=6)
+    real = inputs.inputs_digest
+
+    def slow(*args):
+        time.sleep(0.6)
+        return real(*args)
+
+    monkeypatch.setattr(inputs, "inputs_digest", slow)
+    pending = inputs.Digest(root, tmp_path / "out", TODAY)
+    assert not pending.ready()
+    deadline = time.monotonic() + 30
+    while not pending.ready() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert pending.ready()
+    started = time.monotonic()
+    assert pending.result() == real(root, tmp_path / "out", TODAY)
+    assert time.monotonic() - started < 0.5  # it had answered: result() did not hash again
+
+
 def test_a_cache_file_that_cannot_be_written_leaves_the_old_one_and_no_temporary_file(tmp_path, monkeypatch):
     import pickle
 

@@ -16,6 +16,7 @@ def add_arguments(parser) -> None:
 
 def run(args, t) -> int:
     import datetime as dt
+    import importlib
     import sys
     from pathlib import Path
 
@@ -25,17 +26,28 @@ def run(args, t) -> int:
     root = Path(args.root).resolve()
     out_dir = Path(args.out).resolve() if args.out else root / "build"
     today = args.today or dt.date.today()
-    # The inputs are hashed in a child process while this one imports what a build needs:
-    # a site with nothing new then exits after the longer of the two, not after both.
-    inputs = Digest(root, out_dir, today)
-    from ..build import build, warm_up
-    from ..progress import Progress
-
-    warm_up()
-    inputs = inputs.result()
+    # The inputs are hashed in a child process while this one imports what a build needs,
+    # a module at a time until the hash is there: a site with nothing new exits as soon as
+    # its inputs are hashed, one that changed has its modules by then.
+    pending = Digest(root, out_dir, today)
+    for module in WARM_UP:
+        if pending.ready():
+            break
+        importlib.import_module(module)
+    inputs = pending.result()
     if up_to_date(manifest_path(cache_dir(root), out_dir), out_dir, inputs):
         if not args.quiet:
             print(t("progress.up_to_date", out=str(out_dir)), file=sys.stderr, flush=True)
         return 0
+
+    from ..build import build
+    from ..progress import Progress
+
     build(root, out_dir, today, Progress(t, enabled=not args.quiet), inputs=inputs)
     return 0
+
+
+# What every build imports (10-30 ms each), a step at a time.
+WARM_UP = ("yaml", "jinja2", "markdown_it", "generator.content", "generator.render", "generator.build",
+           "generator.leakcheck", "generator.funds", "generator.supervision", "generator.qrpages",
+           "generator.search", "generator.search_export")
