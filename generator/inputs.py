@@ -124,7 +124,10 @@ class Digest:
         self._pid: int | None = None
         if not hasattr(os, "fork"):
             return
-        read, write = os.pipe()
+        try:
+            read, write = os.pipe()
+        except OSError:  # no descriptor to be had: hashed here
+            return
         sys.stdout.flush()  # else buffered output would be written again by the child
         sys.stderr.flush()
         try:
