@@ -22,11 +22,11 @@ from __future__ import annotations
 
 import os
 import pickle
-import sys
 import time
 import traceback
 
 from .errors import BuildError, GongshiError
+from .inputs import fork_with_pipe
 from .parallel import workers
 
 #: Below this many pages, a process costs more than it saves.
@@ -63,16 +63,7 @@ class Beside:
         self.checked: list[str] = []  # paths the child scanned for the leak gate
         self.leaks: list = []  # and what it found there
         self._before = (set(output.written), set(output.keys), set(output.sums), set(output.reused))
-        # Output buffered in this process would be written twice (once by the child's exit).
-        sys.stdout.flush()
-        sys.stderr.flush()
-        read, write = os.pipe()
-        try:
-            pid = os.fork()
-        except OSError:
-            os.close(read)
-            os.close(write)
-            raise
+        pid, read, write = fork_with_pipe()
         if pid == 0:  # the child: run the feature, send back what it wrote, leave
             os.close(read)
             _child(write, plugins, site, context, output, self._before, check)

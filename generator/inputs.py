@@ -111,6 +111,22 @@ def inputs_digest(root: Path, out_dir: Path, today: dt.date) -> str:
     return digest(*parts)
 
 
+def fork_with_pipe() -> tuple[int, int, int]:
+    """(pid as os.fork gives it, the pipe's read end, its write end), for a child that sends
+    its answer back through the pipe. Output buffered in this process is flushed first (else
+    the child's exit would write it a second time); raises OSError, leaving no descriptor
+    open, when no pipe or process can be had."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    read, write = os.pipe()
+    try:
+        return os.fork(), read, write
+    except OSError:
+        os.close(read)
+        os.close(write)
+        raise
+
+
 class Digest:
     """`inputs_digest(root, out_dir, today)` worked out in a forked child process while this
     one goes on: `gongshi build` imports the modules a build needs meanwhile, one at a time
@@ -125,16 +141,8 @@ class Digest:
         if not hasattr(os, "fork"):
             return
         try:
-            read, write = os.pipe()
-        except OSError:  # no descriptor to be had: hashed here
-            return
-        sys.stdout.flush()  # else buffered output would be written again by the child
-        sys.stderr.flush()
-        try:
-            pid = os.fork()
-        except OSError:
-            os.close(read)
-            os.close(write)
+            pid, read, write = fork_with_pipe()
+        except OSError:  # no process or descriptor to be had: hashed here
             return
         if pid == 0:  # the child: hash, send the digest and the hashes back, leave
             status = 0

@@ -385,6 +385,16 @@ def _num_pair(a: int, b: int) -> str:
     return f"{a}{'' if b < 0 else ' '}{b}"
 
 
+def _move(x: int, y: int, pen: tuple[int, int] | None) -> str:
+    """The command that starts a subpath at (x, y), relative to `pen` (where the last one
+    started) when that is no longer."""
+    absolute = f"M{_num_pair(x, y)}"
+    if pen is None:
+        return absolute
+    relative = f"m{_num_pair(x - pen[0], y - pen[1])}"
+    return relative if len(relative) <= len(absolute) else absolute
+
+
 _HEX_VALUES = bytes.maketrans(b"0123456789abcdef", bytes(range(16)))
 _STARTS = re.compile(b"[\x01\x03\x05\x07\x09\x0b\x0d\x0f]")  # vertices with an edge to the right
 
@@ -452,14 +462,8 @@ def _path_from_bits(rows: int, cols: int, bits: str, margin: int = 0) -> str:
         # vertical), so the loop is h, v, h, …, v and the last v is implied.
         y, x = divmod(start, w)
         x, y = x + margin, y + margin
-        if pen is None:
-            move = f"M{_num_pair(x, y)}"
-        else:
-            absolute = f"M{_num_pair(x, y)}"
-            relative = f"m{_num_pair(x - pen[0], y - pen[1])}"
-            move = relative if len(relative) <= len(absolute) else absolute
+        cmds = [_move(x, y, pen)]
         pen = (x, y)
-        cmds = [move]
         v, d, run = start, R, 0
         forward, clear, straight = step[d], ~d, d | right[d]
         while True:

@@ -228,7 +228,6 @@ def test_a_margin_is_the_path_of_the_matrix_with_light_modules_around(matrix, ma
 def _edge_walk_path(matrix, margin=0):
     """The path as the tracer made it before it worked on whole ints: one edge at a time
     (generator/qr.py's path_from_matrix must give exactly this text)."""
-    _num_pair = qrmod._num_pair
     rows = len(matrix)
     cols = len(matrix[0]) if rows else 0
     # Vertices (module corners) are numbered y * w + x; an edge leaving a vertex is one bit of
@@ -272,14 +271,8 @@ def _edge_walk_path(matrix, margin=0):
         # vertical), so the loop is h, v, h, …, v and the last v is implied.
         y, x = divmod(start, w)
         x, y = x + margin, y + margin
-        if pen is None:
-            move = f"M{_num_pair(x, y)}"
-        else:
-            absolute = f"M{_num_pair(x, y)}"
-            relative = f"m{_num_pair(x - pen[0], y - pen[1])}"
-            move = relative if len(relative) <= len(absolute) else absolute
+        cmds = [qrmod._move(x, y, pen)]  # (the subpath's start: the same helper)
         pen = (x, y)
-        cmds = [move]
         v, d, run = start, R, 0
         while True:
             out[v] &= ~d
