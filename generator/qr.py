@@ -386,8 +386,8 @@ def _num_pair(a: int, b: int) -> str:
 
 
 def _move(x: int, y: int, pen: tuple[int, int] | None) -> str:
-    """The command that starts a subpath at (x, y), relative to `pen` (where the last one
-    started) when that is no longer."""
+    """The command that starts a subpath at (x, y): relative to `pen` (where the last one
+    started) unless that is longer than the absolute one."""
     absolute = f"M{_num_pair(x, y)}"
     if pen is None:
         return absolute
