@@ -239,7 +239,7 @@ def _repeat(slot: int, n: int) -> int:
 
 @lru_cache(maxsize=None)
 def _slot_masks(n: int) -> tuple[int, int, int]:
-    """For n lines of n bits packed (`_pack`): (the cells whose next cell is in the same line;
+    """For n lines of n bits packed (`_packed`): (the cells whose next cell is in the same line;
     those followed by 10 more in their line; those not in the first line)."""
     pairs = _repeat((1 << (n - 1)) - 1, n)
     windows = _repeat((1 << (n - 10)) - 1, n) if n > 10 else 0
@@ -247,15 +247,15 @@ def _slot_masks(n: int) -> tuple[int, int, int]:
     return pairs, windows, not_first
 
 
-def _pack(lines: Sequence[int], n: int) -> int:
-    """Rows (or columns) of n bits each into one int, the first the highest."""
-    width = f"0{n}b"
-    return int("".join(format(line, width) for line in lines), 2)
+def _packed(bits: str, n: int) -> tuple[int, int]:
+    """The n x n symbol whose `_bits` these are as two ints: its rows one after the other,
+    and its columns the same way (row 0, column 0 the highest bit of each)."""
+    return int(bits, 2), int("".join(bits[column::n] for column in range(n)), 2)
 
 
 @lru_cache(maxsize=None)
 def _mask_flips(version: int) -> tuple[tuple[int, int], ...]:
-    """For each mask: the data modules it flips, as (rows, columns) packed (`_pack`)."""
+    """For each mask: the data modules it flips, as (rows, columns) `_packed`."""
     import qrcode
     from qrcode import util
     from qrcode.constants import ERROR_CORRECT_M
@@ -276,8 +276,7 @@ def _mask_flips(version: int) -> tuple[tuple[int, int], ...]:
     flips = []
     for k in range(8):
         flipped = util.mask_func(k)
-        text = ["".join("1" if data[r][c] and flipped(r, c) else "0" for c in range(n)) for r in range(n)]
-        flips.append((int("".join(text), 2), int("".join("".join(col) for col in zip(*text)), 2)))
+        flips.append(_packed("".join("1" if data[r][c] and flipped(r, c) else "0" for r in range(n) for c in range(n)), n))
     return tuple(flips)
 
 
@@ -300,7 +299,8 @@ def _lines_score(bits: int, n: int, pairs: int, windows: int) -> tuple[int, int]
 
 
 def _packed_penalty(rows: int, cols: int, n: int) -> int:
-    """util.lost_point of the symbol whose rows and columns are packed (`_pack`) in these ints."""
+    """util.lost_point of the symbol whose rows and columns are these `_packed` ints (tests
+    compare them)."""
     pairs, windows, not_first = _slot_masks(n)
     score, same_next = _lines_score(rows, n, pairs, windows)
     score += _lines_score(cols, n, pairs, windows)[0]
@@ -311,19 +311,12 @@ def _packed_penalty(rows: int, cols: int, n: int) -> int:
     return score
 
 
-def _penalty(rows: list[int], cols: list[int], n: int) -> int:
-    """util.lost_point of the symbol whose rows and columns these are (tests compare them)."""
-    return _packed_penalty(_pack(rows, n), _pack(cols, n), n)
-
-
 def _best_mask(version: int, modules: Sequence[Sequence[bool]]) -> tuple[int, str]:
     """The mask qrcode's best_mask_pattern picks (the first of the lowest), and that symbol's
     modules as '0'/'1' text, row after row, from the layout with mask 0 and blank format and
     version information."""
     n = len(modules)
-    text = ["".join("1" if m else "0" for m in row) for row in modules]
-    rows0 = int("".join(text), 2)
-    cols0 = int("".join("".join(col) for col in zip(*text)), 2)
+    rows0, cols0 = _packed(_bits(modules), n)
     flips = _mask_flips(version)
     flip_rows0, flip_cols0 = flips[0]
     best: tuple[int, int, int] | None = None

@@ -653,10 +653,10 @@ def test_mask_penalty_is_the_standard_score_qrcode_computes(payload, mask):
     code.add_data(payload)
     code.best_fit()
     code.makeImpl(True, mask)
-    text = ["".join("1" if m else "0" for m in row) for row in code.modules]
-    rows = [int(row, 2) for row in text]
-    cols = [int("".join(col), 2) for col in zip(*text)]
-    assert qrmod._penalty(rows, cols, len(rows)) == util.lost_point(code.modules)
+    n = len(code.modules)
+    rows = int("".join("1" if m else "0" for row in code.modules for m in row), 2)
+    cols = int("".join("1" if code.modules[r][c] else "0" for c in range(n) for r in range(n)), 2)
+    assert qrmod._packed_penalty(rows, cols, n) == util.lost_point(code.modules)
 
 
 def test_bit_reader_sees_headers_and_modes():
