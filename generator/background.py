@@ -52,6 +52,21 @@ def groups(plugins: list, rendered: int | None = None) -> list[list]:
     return [plugins[start::count] for start in range(count)] if plugins else []
 
 
+_detached: list[int] = []  # children of earlier builds still saving, or not yet collected
+
+
+def reap() -> None:
+    """Collect the children earlier builds in this process detached (a dev server builds many
+    times) once they have exited; never waits."""
+    for pid in list(_detached):
+        try:
+            done, _ = os.waitpid(pid, os.WNOHANG)
+        except ChildProcessError:
+            done = pid
+        if done:
+            _detached.remove(pid)
+
+
 class Beside:
     """Some features' `on_write`, one after the other, in a child process from its creation until `join`."""
 
@@ -105,6 +120,13 @@ class Beside:
             os.waitpid(self.pid, 0)
             self.pid = None
 
+    def detach(self) -> None:
+        """Let the child save what it defers after this build has returned (the site is
+        published). It holds the build lock until it is done (buildlock.py); `reap` collects it."""
+        if self.pid is not None:
+            _detached.append(self.pid)
+            self.pid = None
+
     def cancel(self) -> None:
         """The build failed: stop the child (its cache files are written whole or not at all)."""
         if self.pid is not None:
@@ -116,6 +138,16 @@ class Beside:
         if self._read is not None:
             os.close(self._read)
             self._read = None
+
+
+def _let_go_of_streams() -> None:
+    try:
+        null = os.open(os.devnull, os.O_RDWR)
+        for fd in (0, 1, 2):
+            os.dup2(null, fd)
+        os.close(null)
+    except OSError:
+        pass
 
 
 def _child(write: int, plugins, site, context, output, before, check) -> None:
@@ -156,7 +188,10 @@ def _child(write: int, plugins, site, context, output, before, check) -> None:
         with os.fdopen(write, "wb") as pipe:
             pipe.write(data)
         # The build has what it needs (it reads to the end of the pipe, closed here) and goes on
-        # to check and publish the site while this process saves the feature's cache.
+        # to check and publish the site while this process saves the feature's cache, maybe
+        # after the command has returned: its output streams are let go of, so whoever reads
+        # the command's output sees the end when the command ends.
+        _let_go_of_streams()
         if result[0] == "ok":
             for job in context.deferred:
                 job()

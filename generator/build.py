@@ -12,6 +12,7 @@ from pathlib import Path
 
 from . import background
 from .content import PROJECT_FIELDS, load_content
+from .buildlock import BuildLock
 from .i18n import Translator, cli_language
 from .inputs import inputs_digest, manifest_path, tool_digest, up_to_date
 from .leakgate import Rules
@@ -34,14 +35,24 @@ class BuildResult:
 
 
 def build(root: Path, out_dir: Path | None = None, today: dt.date | None = None, progress: Progress | None = None,
-          plugins: list[Plugin] | None = None, inputs: str | None = None) -> BuildResult:
-    """Build the site of `root` into `out_dir`; `inputs` is `inputs_digest(...)` when the caller has it."""
+          plugins: list[Plugin] | None = None, inputs: str | None = None, detach: bool = False) -> BuildResult:
+    """Build the site of `root` into `out_dir`; `inputs` is `inputs_digest(...)` when the caller has it.
+
+    One build per build cache at a time (buildlock.py). `detach`: return once the site is
+    published, while the features' processes still save their caches (they hold the lock
+    until they are done); for a command that exits next. Else they are waited for."""
     root = Path(root).resolve()
     out_dir = Path(out_dir).resolve() if out_dir else root / "build"
     today = today or dt.date.today()
     progress = progress or Progress(Translator(cli_language()), enabled=False)
     cache = cache_dir(root)
+    with BuildLock(cache) as lock:
+        lock.acquire(lambda: progress.say(progress.t("progress.waiting", lock=str(lock.path))))
+        background.reap()  # the processes earlier builds of this process left saving caches
+        return _build(root, out_dir, today, progress, plugins, inputs, detach, cache)
 
+
+def _build(root, out_dir, today, progress, plugins, inputs, detach, cache) -> BuildResult:
     # Nothing changed since the last build into this folder: the site is already right.
     inputs = inputs or inputs_digest(root, out_dir, today)
     if up_to_date(manifest_path(cache, out_dir), out_dir, inputs):
@@ -63,13 +74,13 @@ def build(root: Path, out_dir: Path | None = None, today: dt.date | None = None,
                 with progress.stage(plugin.name, report=False):
                     plugin.on_site(site, context)
             freeze()
-            return _write_site(root, out_dir, today, progress, plugins, inputs, cache, content, site, context)
+            return _write_site(root, out_dir, today, progress, plugins, inputs, cache, content, site, context, detach)
         finally:
             for plugin in plugins:
                 plugin.close()
 
 
-def _write_site(root, out_dir, today, progress, plugins, inputs, cache, content, site, context) -> BuildResult:
+def _write_site(root, out_dir, today, progress, plugins, inputs, cache, content, site, context, detach) -> BuildResult:
     # Phase two: render into a temporary folder, check it, swap it in.
     output = Output(out_dir, manifest_path(context.cache_dir, out_dir))
     beside: list[background.Beside] = []
@@ -120,8 +131,8 @@ def _write_site(root, out_dir, today, progress, plugins, inputs, cache, content,
             job.cancel()
         output.discard()
         raise
-    for job in beside:
-        job.finish()  # the features' caches, saved while the site was checked and published
+    for job in beside:  # the features' caches, saved while the site was checked and published
+        job.detach() if detach else job.finish()
     files = len(output.written)
     progress.say(progress.t("progress.built", pages=len(pages) + len(SINGLE_PAGES), files=files, out=str(out_dir), seconds=f"{progress.wall_seconds():.2f}"))
     return BuildResult(out_dir=out_dir, pages=len(pages) + len(SINGLE_PAGES), files=files, site=site, timings=progress.timings)

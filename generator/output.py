@@ -27,6 +27,7 @@ import tempfile
 from contextlib import suppress
 from pathlib import Path
 
+from .buildlock import let_go_in_child
 from .errors import BuildError
 from .inputs import digest  # noqa: F401 - one hash for the whole tool; pages import it from here
 from .inputs import files_stamp, stamp_path
@@ -366,6 +367,7 @@ def _remove(folder: Path, background: bool) -> None:
             try:
                 if os.fork() == 0:
                     os.setsid()
+                    let_go_in_child()  # the next build need not wait for this (buildlock.py)
                     # Let go of the build's output pipes: whoever reads them sees the end now.
                     null = os.open(os.devnull, os.O_RDWR)
                     for fd in (0, 1, 2):

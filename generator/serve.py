@@ -120,7 +120,8 @@ class DevServer:
 
         self.builds += 1
         try:
-            build(self.root, self.out, self.today, Progress(self.t, self.stream, enabled=verbose))
+            # The browser reloads while the features' caches are still saved (buildlock.py).
+            build(self.root, self.out, self.today, Progress(self.t, self.stream, enabled=verbose), detach=True)
         except Exception as exc:  # a dev server outlives any broken build
             self.problems = failure_lines(exc, self.t, self.debug)
             for line in self.problems:

@@ -43,7 +43,8 @@ def run(args, t) -> int:
     from ..build import build
     from ..progress import Progress
 
-    build(root, out_dir, today, Progress(t, enabled=not args.quiet), inputs=inputs)
+    # The command leaves next: the features' caches are saved after it has returned (buildlock.py).
+    build(root, out_dir, today, Progress(t, enabled=not args.quiet), inputs=inputs, detach=True)
     return 0
 
 
