@@ -234,12 +234,16 @@ CORRECTED = "（已更正）"
 
 
 def edit_one_notice(root: Path) -> tuple[str, str]:
-    """Correct the title of the first notice not corrected yet; returns (id, new title).
+    """Correct the title of the first published notice not corrected yet; returns (id, new title).
 
     Every edit is new content (never an edit undone, which a kept copy of an older site
     would make cheap) and changes the title's length, as a clerk's correction does (so the
-    search index's field lengths move and its first pages are ranked again)."""
+    search index's field lengths move and its first pages are ranked again). A notice with
+    no page in the built site (posted after the benchmark's date: not published yet) is
+    passed over: its edit would change nothing a reader sees."""
     for path in sorted((root / "content" / "notices").rglob("*.yaml")):
+        if not (root / "build" / "notices" / f"{path.stem}.html").is_file():
+            continue
         text = path.read_text(encoding="utf-8")
         match = re.search(r'(?m)^title: (".*")$', text)
         title = json.loads(match.group(1))
