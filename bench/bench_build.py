@@ -86,7 +86,7 @@ class Run:
     peak_mb: float  # the largest single process's resident high-water mark (ru_maxrss), the processes it left included
     output: str
     tree_peak_mb: float = 0.0  # all its processes together (proportional set size, sampled)
-    cpu_after: float = 0.0  # of `cpu`: what its processes spent after it returned (caches saved)
+    cpu_after: float = 0.0  # of `cpu`: the processes it left running when it returned (all their time)
 
     def stages(self) -> list[tuple[str, float]]:
         return [(m["stage"], float(m["seconds"])) for m in STAGE_LINE.finditer(self.output)]
@@ -130,8 +130,9 @@ def run_child(command: list[str], env: dict | None = None) -> tuple[int, Run]:
         child.returncode = os.waitstatus_to_exitcode(status)
         cpu, peak = usage.ru_utime + usage.ru_stime, usage.ru_maxrss
         # What the command left running when it returned (the features' processes saving
-        # their caches, the remover of the old site) is this process's now (subreaper): its
-        # time counts in the CPU figure, not the wall time (the site was published).
+        # their caches, the remover of the old site) is this process's now (subreaper): their
+        # time (all of it: a feature's process works through the build, then saves) counts
+        # in the CPU figure, not in the wall time (the site was published).
         after = 0.0
         while True:
             try:
@@ -372,7 +373,7 @@ def line(label: str, figure: str, target: str = "", ok: bool | None = None) -> N
 
 
 def timing(run: Run) -> str:
-    after = f", {run.cpu_after:.1f} s of it after the command returned" if run.cpu_after >= 0.05 else ""
+    after = f", {run.cpu_after:.1f} s of it in processes still running when the command returned" if run.cpu_after >= 0.05 else ""
     return f"{run.seconds:8.2f} s ({run.cpu:.1f} s CPU{after})"
 
 
