@@ -115,6 +115,10 @@ def _write_site(root, out_dir, today, progress, plugins, inputs, cache, content,
             if plugin.name not in away:
                 with progress.stage(plugin.name) as advance:
                     plugin.on_write(site, context, output, advance)
+        early: tuple[set, list] = (set(), [])
+        if beside:  # while the features' processes finish, the leak gate reads what is written here
+            with progress.stage("gate", report=False):
+                early = _scan_early(output, rules)
         seconds = {name: spent for job in beside for name, spent in job.join(output).items()}
         for plugin in plugins:  # reported in the features' order
             if plugin.name in seconds:
@@ -124,7 +128,7 @@ def _write_site(root, out_dir, today, progress, plugins, inputs, cache, content,
             write_sitemap(renderer, output)
         output.prune()  # what the standby held and this build did not make (output.py)
         with progress.stage("gate"):
-            gate = run_leak_gate(content, output, rules, beside)
+            gate = run_leak_gate(content, output, rules, beside, early)
         output.commit(inputs=inputs, gate=gate)
     except BaseException:
         for job in beside:
@@ -184,15 +188,26 @@ def copy_static(renderer: Renderer, output: Output) -> None:
                 output.copy(site_path, source, f"theme file {site_path}")
 
 
-def run_leak_gate(content, output: Output, rules: Rules, beside=()) -> str:
+def run_leak_gate(content, output: Output, rules: Rules, beside=(), early=(frozenset(), ())) -> str:
     """Scan what this build wrote; files reused from a build that passed the same gate are
-    clean, and the features run beside (`beside`) scanned their own files."""
+    clean, the features run beside (`beside`) scanned their own files, and `early` holds the
+    paths scanned while they ran and what was found there (`_scan_early`)."""
     from .leakgate import gate
 
     fresh = [path for path in output.written if path not in output.reused] if output.previous.get("gate") == rules.key else None
-    checked = {path for job in beside for path in job.checked}
-    gate(content, output.tmp, fresh, rules=rules, checked=checked, found=[leak for job in beside for leak in job.leaks])
+    checked = {path for job in beside for path in job.checked} | set(early[0])
+    gate(content, output.tmp, fresh, rules=rules, checked=checked, found=[*(leak for job in beside for leak in job.leaks), *early[1]])
     return rules.key
+
+
+def _scan_early(output: Output, rules: Rules) -> tuple[set, list]:
+    """The files written so far that the gate must read (all of them when its rules changed
+    since the last build, else those not reused), scanned now, and their leaks: on a cold
+    build the features' processes run seconds longer than the rendering, a core left idle.
+    Every file is written once and never changed, so the gate's verdict on it stands."""
+    whole = output.previous.get("gate") != rules.key
+    paths = [path for path in output.written if whole or path not in output.reused]
+    return set(paths), rules.leaks(output.tmp, paths)
 
 
 # -- incremental builds: what each page is made from ------------------------------------------

@@ -173,3 +173,35 @@ def test_a_feature_whose_process_cannot_start_is_written_here(tmp_path, monkeypa
     monkeypatch.setenv("GONGSHI_CACHE", str(tmp_path / "cache"))
     assert tree_bytes(build(root, tmp_path / "out", TODAY).out_dir) == single
     assert sorted(forked) == ["funds", "search", "supervision"]  # each was tried
+
+
+def test_what_is_written_here_is_scanned_for_the_gate_while_the_features_finish(tmp_path, monkeypatch, forked):
+    from generator import leakgate
+
+    root = generate(tmp_path / "site", notices=20, villages=2, seed=4)
+    monkeypatch.setenv("GONGSHI_CACHE", str(tmp_path / "cache"))
+    out = build(root, tmp_path / "out", TODAY).out_dir
+    before = tree_bytes(out)
+    events: list = []
+    real_leaks, real_join = leakgate.Rules.leaks, background.Beside.join
+    monkeypatch.setattr(leakgate.Rules, "leaks", lambda self, site_dir, files: (events.append(("scan", set(files))), real_leaks(self, site_dir, files))[1])
+    monkeypatch.setattr(background.Beside, "join", lambda self, output: (events.append(("join", None)), real_join(self, output))[1])
+
+    class Leaking(Plugin):  # a feature written in the build's own process
+        name = "qr"
+
+        def on_write(self, site, context, output, advance) -> None:
+            output.write_text("leak.html", "<p>电话 13812345678</p>", "leaking feature")
+
+    plugins = [p if p.name != "qr" else Leaking() for p in default_plugins()]
+    notice = sorted((root / "content" / "notices").rglob("*.yaml"))[0]
+    notice.write_text(notice.read_text(encoding="utf-8").replace("title: ", "title: 改 ", 1), encoding="utf-8")
+    with pytest.raises(BuildError) as err:
+        build(root, out, TODAY, plugins=plugins)
+    assert str(err.value).splitlines()[1].startswith("leak.html:1:")
+    # Scanned before the features' processes were waited for; not read a second time.
+    first_join = events.index(("join", None))
+    assert [at for at, (what, files) in enumerate(events) if what == "scan" and files and "leak.html" in files] == [
+        next(at for at, (what, files) in enumerate(events) if what == "scan" and files and "leak.html" in files)]
+    assert any(what == "scan" and "leak.html" in files for what, files in events[:first_join])
+    assert tree_bytes(out) == before
