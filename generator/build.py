@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from . import background
-from .content import PROJECT_FIELDS, load_content
 from .buildlock import BuildLock
+from .content import PROJECT_FIELDS, load_content
 from .i18n import Translator, cli_language
 from .inputs import inputs_digest, manifest_path, tool_digest, up_to_date
 from .leakgate import Rules
