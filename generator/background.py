@@ -26,7 +26,7 @@ import time
 import traceback
 
 from .errors import BuildError, GongshiError
-from .inputs import fork_with_pipe
+from .inputs import fork_with_pipe, release_streams
 from .parallel import workers
 
 #: Below this many pages, a process costs more than it saves.
@@ -140,16 +140,6 @@ class Beside:
             self._read = None
 
 
-def _let_go_of_streams() -> None:
-    try:
-        null = os.open(os.devnull, os.O_RDWR)
-        for fd in (0, 1, 2):
-            os.dup2(null, fd)
-        os.close(null)
-    except OSError:
-        pass
-
-
 def _child(write: int, plugins, site, context, output, before, check) -> None:
     status = 0
     try:
@@ -189,9 +179,8 @@ def _child(write: int, plugins, site, context, output, before, check) -> None:
             pipe.write(data)
         # The build has what it needs (it reads to the end of the pipe, closed here) and goes on
         # to check and publish the site while this process saves the feature's cache, maybe
-        # after the command has returned: its output streams are let go of, so whoever reads
-        # the command's output sees the end when the command ends.
-        _let_go_of_streams()
+        # after the command has returned.
+        release_streams()
         if result[0] == "ok":
             for job in context.deferred:
                 job()

@@ -94,13 +94,14 @@ def _write_site(root, out_dir, today, progress, plugins, inputs, cache, content,
         pages = list(site.all_pages())
         # Features that need only the model write their files beside the rendering (background.py).
         rules = Rules(content)  # the leak gate's, for the features' processes and the gate
+        whole_gate = output.previous.get("gate") != rules.key  # else files linked from the last build passed
+
+        def check(written, reused: set[str]) -> tuple[list[str], list]:
+            """The files of `written` the gate must read, read now, and their leaks."""
+            paths = [path for path in written if whole_gate or path not in reused]
+            return paths, rules.leaks(output.tmp, paths)
+
         if background.wanted(len(pages)):
-            whole_gate = output.previous.get("gate") != rules.key  # else files linked from the last build passed
-
-            def check(written: list[str], reused: set[str]) -> tuple[list[str], list]:
-                paths = [path for path in written if whole_gate or path not in reused]
-                return paths, rules.leaks(output.tmp, paths)
-
             previous = output.previous_keys
             rendered = sum(previous.get(path) != page.key for path, page in pages)
             for group in background.groups([plugin for plugin in plugins if plugin.background], rendered):
@@ -115,10 +116,13 @@ def _write_site(root, out_dir, today, progress, plugins, inputs, cache, content,
             if plugin.name not in away:
                 with progress.stage(plugin.name) as advance:
                     plugin.on_write(site, context, output, advance)
-        early: tuple[set, list] = (set(), [])
-        if beside:  # while the features' processes finish, the leak gate reads what is written here
+        early: tuple[list[str], list] = ([], [])
+        if beside:
+            # While the features' processes finish (on a cold build they can run seconds past
+            # the rendering, a core left idle), the gate reads the files written here. Every
+            # file is written once and never changed, so its verdict stands.
             with progress.stage("gate", report=False):
-                early = _scan_early(output, rules)
+                early = check(output.written, output.reused)
         seconds = {name: spent for job in beside for name, spent in job.join(output).items()}
         for plugin in plugins:  # reported in the features' order
             if plugin.name in seconds:
@@ -188,26 +192,16 @@ def copy_static(renderer: Renderer, output: Output) -> None:
                 output.copy(site_path, source, f"theme file {site_path}")
 
 
-def run_leak_gate(content, output: Output, rules: Rules, beside=(), early=(frozenset(), ())) -> str:
+def run_leak_gate(content, output: Output, rules: Rules, beside=(), early=((), ())) -> str:
     """Scan what this build wrote; files reused from a build that passed the same gate are
     clean, the features run beside (`beside`) scanned their own files, and `early` holds the
-    paths scanned while they ran and what was found there (`_scan_early`)."""
+    paths scanned while they ran and what was found there."""
     from .leakgate import gate
 
     fresh = [path for path in output.written if path not in output.reused] if output.previous.get("gate") == rules.key else None
     checked = {path for job in beside for path in job.checked} | set(early[0])
     gate(content, output.tmp, fresh, rules=rules, checked=checked, found=[*(leak for job in beside for leak in job.leaks), *early[1]])
     return rules.key
-
-
-def _scan_early(output: Output, rules: Rules) -> tuple[set, list]:
-    """The files written so far that the gate must read (all of them when its rules changed
-    since the last build, else those not reused), scanned now, and their leaks: on a cold
-    build the features' processes run seconds longer than the rendering, a core left idle.
-    Every file is written once and never changed, so the gate's verdict on it stands."""
-    whole = output.previous.get("gate") != rules.key
-    paths = [path for path in output.written if whole or path not in output.reused]
-    return set(paths), rules.leaks(output.tmp, paths)
 
 
 # -- incremental builds: what each page is made from ------------------------------------------

@@ -127,6 +127,18 @@ def fork_with_pipe() -> tuple[int, int, int]:
         raise
 
 
+def release_streams() -> None:
+    """In a forked process that may outlive the command: let go of its output streams, so
+    whoever reads the command's output sees the end when the command ends."""
+    try:
+        null = os.open(os.devnull, os.O_RDWR)
+        for fd in (0, 1, 2):
+            os.dup2(null, fd)
+        os.close(null)
+    except OSError:
+        pass
+
+
 class Digest:
     """`inputs_digest(root, out_dir, today)` worked out in a forked child process while this
     one goes on: `gongshi build` imports the modules a build needs meanwhile, one at a time

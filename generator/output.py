@@ -30,7 +30,7 @@ from pathlib import Path
 from .buildlock import let_go_in_child
 from .errors import BuildError
 from .inputs import digest  # noqa: F401 - one hash for the whole tool; pages import it from here
-from .inputs import files_stamp, stamp_path
+from .inputs import files_stamp, release_streams, stamp_path
 
 # The manifest is in marshal's format (a cache file, never published): a large site's is
 # megabytes of keys, read twice (with the standby's) and written once by every rebuild;
@@ -368,10 +368,7 @@ def _remove(folder: Path, background: bool) -> None:
                 if os.fork() == 0:
                     os.setsid()
                     let_go_in_child()  # the next build need not wait for this (buildlock.py)
-                    # Let go of the build's output pipes: whoever reads them sees the end now.
-                    null = os.open(os.devnull, os.O_RDWR)
-                    for fd in (0, 1, 2):
-                        os.dup2(null, fd)
+                    release_streams()
                     shutil.rmtree(folder, ignore_errors=True)
             finally:
                 os._exit(0)

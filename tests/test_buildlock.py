@@ -95,10 +95,13 @@ def test_a_detached_build_returns_before_the_search_cache_is_saved_and_the_next_
     # site up to date from it: the bytes of a clean build of the edited content.
     notice = sorted((root / "content" / "notices").rglob("*.yaml"))[5]
     notice.write_text(notice.read_text(encoding="utf-8").replace("title: ", "title: 更正 ", 1), encoding="utf-8")
-    loaded: list = []
     real_load = search_export.ExportState.load.__func__
-    monkeypatch.setattr(search_export.ExportState, "load", classmethod(
-        lambda cls, path, version: (loaded.append(path), (tmp_path / "loaded").write_text(str(path.is_file())), real_load(cls, path, version))[2]))
+
+    def load_and_tell(cls, path, version):  # runs in the search feature's process
+        (tmp_path / "loaded").write_text(str(path.is_file()))
+        return real_load(cls, path, version)
+
+    monkeypatch.setattr(search_export.ExportState, "load", classmethod(load_and_tell))
     build(root, out, TODAY)
     assert (tmp_path / "loaded").read_text() == "True"  # the saved state was there to load
     assert lock_is_free(cache)  # waited for: nothing left holding the lock
