@@ -90,7 +90,8 @@ def _write_site(root, out_dir, today, progress, plugins, inputs, cache, content,
         context.renderer = renderer
         with progress.stage("media") as advance:
             media = publish_media(site, root, output, advance)
-        assign_keys(site, base_key(root, renderer, today, plugins), media, plugins)
+        base = base_key(root, renderer, today, plugins)
+        assign_keys(site, base, media, plugins)
         pages = list(site.all_pages())
         # Features that need only the model write their files beside the rendering (background.py).
         rules = Rules(content)  # the leak gate's, for the features' processes and the gate
@@ -129,7 +130,7 @@ def _write_site(root, out_dir, today, progress, plugins, inputs, cache, content,
                 progress.record(plugin.name, seconds[plugin.name])
         with progress.stage("assets"):
             copy_static(renderer, output)
-            write_sitemap(renderer, output)
+            write_sitemap(renderer, output, base)
         output.prune()  # what the standby held and this build did not make (output.py)
         with progress.stage("gate"):
             gate = run_leak_gate(content, output, rules, beside, early)
@@ -170,11 +171,16 @@ def render_pages(site: Site, renderer: Renderer, output: Output, media: dict, pa
 NOT_IN_SITEMAP = ("404.html", "posters/", "cards/")
 
 
-def write_sitemap(renderer: Renderer, output: Output) -> None:
-    """After every feature has written its pages, so the sitemap lists them all."""
+def write_sitemap(renderer: Renderer, output: Output, base: str) -> None:
+    """After every feature has written its pages, so the sitemap lists them all. Made from
+    the list of pages and the base key (config, theme, tool): after an edit that adds or
+    removes no page, the last build's is kept (rendering 11,000 addresses takes 0.05 s)."""
     paths = sorted(p for p in output.written if p.endswith(".html") and not p.startswith(NOT_IN_SITEMAP))
     paths.remove("index.html")
-    output.write_text("sitemap.xml", renderer.render("sitemap.xml", "sitemap.xml", paths=["index.html"] + paths), "sitemap")
+    paths.insert(0, "index.html")
+    key = digest(base, "sitemap", *paths)
+    if not output.reuse("sitemap.xml", key, "sitemap"):
+        output.write_text("sitemap.xml", renderer.render("sitemap.xml", "sitemap.xml", paths=paths), "sitemap", key=key)
     output.write_text("robots.txt", renderer.render("robots.txt", "robots.txt"), "robots.txt")
 
 

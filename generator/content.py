@@ -524,18 +524,17 @@ class ParseCache:
 
     def save(self) -> None:
         """Write the shards whose entries changed; entries not used by this load are dropped."""
-        if self.folder is None or self.used.keys() == self.entries.keys():
+        if self.folder is None:
             return
-        before: dict[str, set] = {}
-        after: dict[str, dict] = {}
-        for key in self.entries:
-            before.setdefault(self.shard(key), set()).add(key)
+        # Only the shards holding a key that came or went (after an edit: one or two of 256).
+        after: dict[str, dict] = {self.shard(key): {} for key in self.used.keys() ^ self.entries.keys()}
+        if not after:
+            return
         for key, entry in self.used.items():
-            after.setdefault(self.shard(key), {})[key] = entry
-        for shard in sorted(set(before) | set(after)):
-            entries = after.get(shard, {})
-            if entries.keys() == before.get(shard, set()):
-                continue
+            shard = after.get(self.shard(key))
+            if shard is not None:
+                shard[key] = entry
+        for shard, entries in sorted(after.items()):
             path = self.folder / f"{shard}.pickle"
             if not entries:
                 path.unlink(missing_ok=True)
