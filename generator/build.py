@@ -17,7 +17,7 @@ from .i18n import Translator, cli_language
 from .inputs import inputs_digest, manifest_path, tool_digest, up_to_date
 from .leakgate import Rules
 from .media_stage import cache_dir, publish_media
-from .output import Output, digest
+from .output import Output, digest, remove_killed_build
 from .plugins import BuildContext, Plugin, default_plugins
 from .progress import Progress
 from .render import Renderer
@@ -49,6 +49,8 @@ def build(root: Path, out_dir: Path | None = None, today: dt.date | None = None,
     with BuildLock(cache) as lock:
         lock.acquire(lambda: progress.say(progress.t("progress.waiting", lock=str(lock.path))))
         background.reap()  # the processes earlier builds of this process left saving caches
+        if lock.held:  # no other build of this cache runs: what one left in a temporary folder is garbage
+            remove_killed_build(out_dir, manifest_path(cache, out_dir))
         return _build(root, out_dir, today, progress, plugins, inputs, detach, cache)
 
 
@@ -82,9 +84,10 @@ def _build(root, out_dir, today, progress, plugins, inputs, detach, cache) -> Bu
 
 def _write_site(root, out_dir, today, progress, plugins, inputs, cache, content, site, context, detach) -> BuildResult:
     # Phase two: render into a temporary folder, check it, swap it in.
-    output = Output(out_dir, manifest_path(context.cache_dir, out_dir))
     beside: list[background.Beside] = []
+    output = None
     try:
+        output = Output(out_dir, manifest_path(context.cache_dir, out_dir))
         renderer = Renderer(root, content.config, today, extra_globals={"site": site, "project_fields": PROJECT_FIELDS, **context.globals},
                             cache_dir=cache)
         context.renderer = renderer
@@ -138,7 +141,8 @@ def _write_site(root, out_dir, today, progress, plugins, inputs, cache, content,
     except BaseException:
         for job in beside:
             job.cancel()
-        output.discard()
+        if output is not None:
+            output.discard()
         raise
     for job in beside:  # the features' caches, saved while the site was checked and published
         job.detach() if detach else job.finish()

@@ -63,6 +63,10 @@ class BuildLock:
         self.fd = fd
         _held.add(fd)
 
+    @property
+    def held(self) -> bool:
+        return self.fd is not None
+
     def release(self) -> None:
         """This process lets go. Forked processes still running (saving caches) keep the lock
         until they exit: the file is closed, never unlocked, which would free it for them too."""

@@ -68,11 +68,39 @@ def main(argv: list[str] | None = None) -> int:
         return 1
 
 
+_STOPPING_SIGNALS = ("SIGTERM", "SIGHUP")  # a CI job cancelled, a service stopped, a terminal closed
+
+
+def stop_like_ctrl_c() -> None:
+    """SIGTERM and SIGHUP end the program as Ctrl+C does, not on the spot: a build under
+    way removes its temporary folder and leaves the published site as it was, and the exit
+    status is 128 + the signal's number, as a shell reports. Processes forked from here get
+    the default back (a worker pool stops its workers with SIGTERM)."""
+    import signal
+
+    def stop(signum, frame):
+        raise SystemExit(128 + signum)
+
+    handled = []
+    for name in _STOPPING_SIGNALS:
+        signum = getattr(signal, name, None)
+        if signum is None:
+            continue
+        try:
+            signal.signal(signum, stop)
+        except (ValueError, OSError):  # not the main thread
+            continue
+        handled.append(signum)
+    if handled and hasattr(os, "register_at_fork"):
+        os.register_at_fork(after_in_child=lambda: [signal.signal(signum, signal.SIG_DFL) for signum in handled])
+
+
 def console() -> None:
     """The `gongshi` program: `main()`, then exit. After a build everything is written,
     closed and flushed, and freeing a large site's model object by object took longer than
     a one-notice rebuild's rendering (0.6 s at 10,000 notices): such a command leaves at
     once. Calling `main()` from Python never does that."""
+    stop_like_ctrl_c()
     code = main()
     # Not under a profiler or a tracer (coverage): they write their results at exit.
     if _leave_at_once and sys.getprofile() is None and sys.gettrace() is None:

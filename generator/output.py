@@ -24,7 +24,7 @@ import marshal
 import os
 import shutil
 import tempfile
-from contextlib import suppress
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 from .buildlock import let_go_in_child
@@ -45,12 +45,21 @@ class Output:
     def __init__(self, out_dir: Path, manifest_path: Path | None = None):
         self.out_dir = Path(out_dir).resolve()
         self.out_dir.parent.mkdir(parents=True, exist_ok=True)
+        self.manifest_path = manifest_path
         self.tmp = Path(tempfile.mkdtemp(prefix=f".{self.out_dir.name}.building-", dir=self.out_dir.parent))
+        try:
+            self._start(manifest_path)
+        except BaseException:  # (Ctrl+C, SIGTERM) no Output to discard: the folder goes here
+            shutil.rmtree(self.tmp, ignore_errors=True)
+            self._unmark_building()
+            raise
+
+    def _start(self, manifest_path: Path | None) -> None:
         os.chmod(self.tmp, 0o755)  # mkdtemp makes it private; a web server must read it
+        self._mark_building(manifest_path)
         self.written: dict[str, str] = {}  # site path -> what made it, to refuse collisions
         self.keys: dict[str, str] = {}  # site path -> key, for the next build's manifest
         self.reused: set[str] = set()  # paths linked from the previous build (already checked)
-        self.manifest_path = manifest_path
         self.previous = self._read_manifest(manifest_path)
         self.sums: dict[str, str] = {}  # site path -> sha256 of the bytes, for files written without a key
         # Plain strings, not Paths: a large site's rebuild links tens of thousands of files.
@@ -62,6 +71,22 @@ class Output:
         self._standby_dirs: frozenset[str] = frozenset()
         self._pruned = False
         self._take_standby()
+
+    # -- a build that was killed ---------------------------------------------------------
+    def _mark_building(self, manifest_path: Path | None) -> None:
+        """Note the temporary folder beside the manifest until the build ends, so that when
+        the build is killed (SIGKILL, out of memory, power lost: no chance to clean up) the
+        next one removes what it left (`remove_killed_build`)."""
+        if manifest_path is None:
+            return
+        with suppress(OSError):
+            manifest_path.parent.mkdir(parents=True, exist_ok=True)
+            building_marker(manifest_path).write_text(str(self.tmp), encoding="utf-8")
+
+    def _unmark_building(self) -> None:
+        if self.manifest_path is not None:
+            with suppress(OSError):
+                building_marker(self.manifest_path).unlink()
 
     # -- the previous build --------------------------------------------------------------
     def _read_manifest(self, path: Path | None) -> dict:
@@ -275,40 +300,103 @@ class Output:
     # -- finishing -----------------------------------------------------------------------
     def commit(self, inputs: str | None = None, gate: str | None = None) -> None:
         """Swap the new site into place. The old one becomes the standby when it has a
-        manifest (else it is removed, once the new one is there)."""
+        manifest (else it is removed, once the new one is there).
+
+        The manifest never describes a folder it is not about, whenever the process stops: the
+        new one is written aside first, the old one taken away (or made the standby's) before
+        the folders are swapped, and the new one put in place after. A build killed in between
+        finds no manifest and builds afresh; Ctrl+C and SIGTERM wait until the swap is done."""
         self.prune()
         standby = self.standby_dir if self.previous else None
         old = None
         if standby is not None and standby.exists():  # a standby this build could not use
             old = _move_aside(standby, self.out_dir)
-        if self.out_dir.exists():
-            if standby is None:
-                old = _move_aside(self.out_dir, self.out_dir)
-            else:
-                os.replace(self.out_dir, standby)
-        os.replace(self.tmp, self.out_dir)
-        if old is not None:
-            _remove(old, background=len(self.previous.get("files", ())) >= BACKGROUND_REMOVAL_FILES)
+        new_manifest = None
         if self.manifest_path is not None:
             self.manifest_path.parent.mkdir(parents=True, exist_ok=True)
-            if standby is not None:  # the previous build's manifest describes the standby now
-                with suppress(OSError):  # (without it, the standby is only not used)
-                    os.replace(self.manifest_path, self.standby_manifest)
             manifest = {"version": MANIFEST_VERSION, "out_dir": str(self.out_dir), "inputs": inputs, "gate": gate,
                         "files": sorted(self.written), "keys": dict(sorted(self.keys.items())),
                         "sums": dict(sorted(self.sums.items()))}
-            tmp = self.manifest_path.with_suffix(".tmp")
-            tmp.write_bytes(marshal.dumps(manifest))
-            os.replace(tmp, self.manifest_path)
-            stamp = stamp_path(self.manifest_path)
-            tmp.write_text(files_stamp(inputs, self.written), encoding="utf-8")
-            os.replace(tmp, stamp)
+            new_manifest = self.manifest_path.with_suffix(".new")
+            new_manifest.write_bytes(marshal.dumps(manifest))
+        with _signals_held():
+            if self.manifest_path is not None:
+                with suppress(OSError):  # (else a killed build's next one could find its inputs' site "up to date")
+                    stamp_path(self.manifest_path).unlink()
+                with suppress(OSError):  # (none yet: nothing to take away)
+                    if standby is not None:  # the previous build's manifest describes the standby now
+                        os.replace(self.manifest_path, self.standby_manifest)
+                    else:
+                        self.manifest_path.unlink()
+            if self.out_dir.exists():
+                if standby is None:
+                    old = _move_aside(self.out_dir, self.out_dir)
+                else:
+                    os.replace(self.out_dir, standby)
+            os.replace(self.tmp, self.out_dir)
+            self._unmark_building()
+            if new_manifest is not None:
+                os.replace(new_manifest, self.manifest_path)
+                tmp = self.manifest_path.with_suffix(".tmp")
+                tmp.write_text(files_stamp(inputs, self.written), encoding="utf-8")
+                os.replace(tmp, stamp_path(self.manifest_path))
+            if old is not None:  # (here too: a signal must not leave it behind)
+                _remove(old, background=len(self.previous.get("files", ())) >= BACKGROUND_REMOVAL_FILES)
 
     def discard(self) -> None:
-        if len(self._standby_files) >= BACKGROUND_REMOVAL_FILES:  # removed without keeping the failure waiting
+        if not self.tmp.is_dir():  # swapped in already: the failure came after (a signal held till then)
+            pass
+        elif len(self._standby_files) >= BACKGROUND_REMOVAL_FILES:  # removed without keeping the failure waiting
             _remove(_move_aside(self.tmp, self.out_dir), background=True)
         else:
             shutil.rmtree(self.tmp, ignore_errors=True)
+        self._unmark_building()
+
+
+def building_marker(manifest_path: Path) -> Path:
+    """Beside the manifest while a build runs: the path of its temporary folder."""
+    return manifest_path.with_suffix(".building")
+
+
+def remove_killed_build(out_dir: Path, manifest_path: Path) -> bool:
+    """Remove the temporary folder of a build into `out_dir` that was killed before it could
+    clean up (a whole site's worth of files at worst; with the standby in it, which that
+    build had taken). Call holding the build lock: then no build of this cache is running,
+    and the folder noted is a dead one's. True when there was one."""
+    marker = building_marker(manifest_path)
+    try:
+        left = Path(marker.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    out_dir = Path(out_dir).resolve()
+    found = left.parent == out_dir.parent and left.name.startswith(f".{out_dir.name}.building-") and left.is_dir()
+    if found:  # moved aside at once (a rename), deleted in the background
+        with suppress(OSError):
+            _remove(_move_aside(left, out_dir), background=True)
+    with suppress(OSError):
+        marker.unlink()
+    return found
+
+
+_HELD_SIGNALS = ("SIGINT", "SIGTERM", "SIGHUP")
+
+
+@contextmanager
+def _signals_held():
+    """Ctrl+C, SIGTERM and SIGHUP wait until the block is done (where the process can block
+    them; a process forked inside the block unblocks them, `_signals_let_through`)."""
+    import signal
+
+    held = {getattr(signal, name) for name in _HELD_SIGNALS if hasattr(signal, name)}
+    try:
+        before = signal.pthread_sigmask(signal.SIG_BLOCK, held)
+    except (AttributeError, ValueError, OSError):  # not the main thread's business, or no such call
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, before)
 
 
 def _write(target: str, data: bytes) -> None:
@@ -365,6 +453,7 @@ def _remove(folder: Path, background: bool) -> None:
             child = None
         if child == 0:  # the child: start the remover and leave at once
             try:
+                _signals_let_through()
                 if os.fork() == 0:
                     os.setsid()
                     let_go_in_child()  # the next build need not wait for this (buildlock.py)
@@ -376,3 +465,11 @@ def _remove(folder: Path, background: bool) -> None:
             os.waitpid(child, 0)
             return
     shutil.rmtree(folder, ignore_errors=True)
+
+
+def _signals_let_through() -> None:
+    """In a process forked inside `_signals_held`: it may be stopped like any other."""
+    import signal
+
+    with suppress(AttributeError, ValueError, OSError):
+        signal.pthread_sigmask(signal.SIG_SETMASK, set())

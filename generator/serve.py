@@ -210,7 +210,7 @@ class DevServer:
         http.add_sockets(sockets)
         loop = asyncio.get_running_loop()
         stop = asyncio.Event()
-        for signum in (signal.SIGINT, signal.SIGTERM):
+        for signum in (signal.SIGINT, signal.SIGTERM, *([signal.SIGHUP] if hasattr(signal, "SIGHUP") else [])):
             try:
                 loop.add_signal_handler(signum, stop.set)
             except (NotImplementedError, AttributeError):  # Windows: Ctrl+C ends the process instead
