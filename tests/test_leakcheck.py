@@ -264,3 +264,66 @@ def test_name_search_finds_what_one_regex_of_all_names_finds(private, public, te
     expected = [(m.start(), m.end(), m.group()) for m in oracle.finditer(text)
                 if names.owner[m.group()] and _stands_alone(text, m.start(), m.end())]
     assert names.find(text) == expected
+
+
+# -- QR code outlines are skipped, and the report is the same ------------------------------------
+
+def _scanner(private=NAMES, public=("张三丰华",), allowed=ALLOWED):
+    from generator.leakcheck import _Scanner
+
+    return _Scanner(allowed, private, public)
+
+
+def _both_ways(text: str, scanner) -> tuple[list, list]:
+    """The report with the QR outlines skipped, and with everything read."""
+    assert scanner.skip_qr_paths
+    skipped = scanner.scan_text(text, "page.html")
+    scanner.skip_qr_paths = False
+    try:
+        whole = scanner.scan_text(text, "page.html")
+    finally:
+        scanner.skip_qr_paths = True
+    return skipped, whole
+
+
+def test_real_qr_outlines_are_skipped():
+    """The speed-up applies to the codes the site draws (else it is only not faster)."""
+    from generator.leakcheck import _without_qr_paths
+    from generator.qr import qr_svg
+    from generator.vcard import vcard
+
+    payloads = ["https://example.gov.cn/notices/bty-2024-001.html", "https://x.cn/" + "v" * 300,
+                vcard(name="张晓东", role="第一书记", org="青禾县驻村工作队", phones=[("cell", "13812345678")])]
+    for payload in payloads:
+        svg = qr_svg(payload, label="二维码")
+        page = f"<p>前</p>{svg}<p>后</p>"
+        shorter, starts, removed = _without_qr_paths(page)
+        assert len(starts) == 1 and 'd=""' in shorter and shorter.startswith("<p>前</p>") and shorter.endswith("<p>后</p>")
+        assert removed[0] == len(page) - len(shorter) > 100
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from([
+    ' d="M4 4h7v7h-7zm9 0h1v2h-1z"', ' d="M12 4h1v1h-1zM4-3h2z"', ' d="M', '"', 'd="M', " d=\"M1 2h138 1234 5678z\"",
+    ' d="M13900001111h1z"', ' d="M1 2h1z&#49;"', " d=\"M1 2h张三丰z\"", " ", "-", "h", "z", "M", "1", "139", "0000", "1111",
+    MOBILE, ID, CARD, OFFICIAL, "+86 ", "(+86)", "&#49;", "&#51;", "<span>", "</span>", "\\u0031", "%31", "张三丰", "欧阳晓峰",
+    "张三丰华", "\n", "<path", "/>", "Mh",
+]), max_size=30))
+def test_skipping_qr_outlines_never_changes_the_report(pieces):
+    skipped, whole = _both_ways("".join(pieces), _scanner())
+    assert skipped == whole
+
+
+def test_a_number_beside_or_inside_an_outline_is_still_found():
+    text = ('<svg><path fill="#000" d="M4 4h7v7h-7zm9 0h1v2h-1z"/></svg>\n'
+            f'<path d="M4 4h1z"/>{MOBILE}<path d="M1 2h {MOBILE} 1z"/><path d="M4 4h {MOBILE[:3]}-{MOBILE[3:7]}-{MOBILE[7:]} z"/>')
+    skipped, whole = _both_ways(text, _scanner())
+    assert skipped == whole
+    assert [(leak.line, leak.kind) for leak in skipped] == [(2, "mobile number")] * 3
+
+
+def test_a_name_that_could_be_path_data_turns_the_skipping_off():
+    scanner = _scanner(private=["Mh", "张三丰"])
+    assert not scanner.skip_qr_paths
+    assert [leak.kind for leak in scanner.scan_text('<path d="M4 4 Mh 1z"/>', "page.html")] == ["beneficiary name"]
+    assert not _scanner(private=['张"三']).skip_qr_paths
