@@ -307,7 +307,7 @@ def test_real_qr_outlines_are_skipped():
     ' d="M4 4h7v7h-7zm9 0h1v2h-1z"', ' d="M12 4h1v1h-1zM4-3h2z"', ' d="M', '"', 'd="M', " d=\"M1 2h138 1234 5678z\"",
     ' d="M13900001111h1z"', ' d="M1 2h1z&#49;"', " d=\"M1 2h张三丰z\"", " ", "-", "h", "z", "M", "1", "139", "0000", "1111",
     MOBILE, ID, CARD, OFFICIAL, "+86 ", "(+86)", "&#49;", "&#51;", "<span>", "</span>", "\\u0031", "%31", "张三丰", "欧阳晓峰",
-    "张三丰华", "\n", "<path", "/>", "Mh",
+    "张三丰华", "\n", "<path", "/>", "Mh", "<!--", "-->", '<span class="', '">', "<b ",
 ]), max_size=30))
 def test_skipping_qr_outlines_never_changes_the_report(pieces):
     skipped, whole = _both_ways("".join(pieces), _scanner())
