@@ -313,9 +313,6 @@ def _stands_alone(text: str, start: int, end: int) -> bool:
     return not (word(text[end - 1]) and end < len(text) and word(text[end]))
 
 
-# --- scanning -----------------------------------------------------------------------------------
-
-
 # --- QR codes' outlines ------------------------------------------------------------------------
 
 # The outlines of the QR codes are a third of a built site's text (every poster, card and
@@ -376,6 +373,9 @@ def _original_offset(starts: list[int], removed: list[int], offset: int) -> int:
     """Where `offset` of the shorter text (`_without_qr_paths`) is in the whole text."""
     at = bisect.bisect_right(starts, offset)
     return offset + (removed[at - 1] if at else 0)
+
+
+# --- scanning -----------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
