@@ -144,15 +144,22 @@ def _replace_doing(action, at: int):
     output_module.Output.commit = commit
 
 
-@pytest.mark.parametrize("killed_at", range(1, 7))  # each step of publishing, and none (6)
-def test_a_build_killed_while_publishing_leaves_nothing_wrong(tmp_path, monkeypatch, killed_at):
-    root = generate(tmp_path / "site", notices=12, villages=2, seed=7)
+def built_then_edited(tmp_path: Path, monkeypatch, seed: int) -> tuple[Path, Path, Path, str]:
+    """A small site built into tmp/out, then a notice's title edited: (root, out, the notice,
+    its text before)."""
+    root = generate(tmp_path / "site", notices=12, villages=2, seed=seed)
     monkeypatch.setenv("GONGSHI_CACHE", str(tmp_path / "cache"))
     out = tmp_path / "out"
     build(root, out, TODAY)
     notice = sorted((root / "content" / "notices").rglob("*.yaml"))[0]
     original = notice.read_text(encoding="utf-8")
     notice.write_text(original.replace("title: ", "title: 更正", 1), encoding="utf-8")
+    return root, out, notice, original
+
+
+@pytest.mark.parametrize("killed_at", range(1, 7))  # each step of publishing, and none (6)
+def test_a_build_killed_while_publishing_leaves_nothing_wrong(tmp_path, monkeypatch, killed_at):
+    root, out, notice, original = built_then_edited(tmp_path, monkeypatch, seed=7)
 
     def killed_build():
         _replace_doing(lambda: os._exit(9), killed_at)
@@ -167,12 +174,7 @@ def test_a_build_killed_while_publishing_leaves_nothing_wrong(tmp_path, monkeypa
 
 
 def test_a_signal_while_the_site_is_swapped_waits_until_it_is_done(tmp_path, monkeypatch):
-    root = generate(tmp_path / "site", notices=12, villages=2, seed=8)
-    monkeypatch.setenv("GONGSHI_CACHE", str(tmp_path / "cache"))
-    out = tmp_path / "out"
-    build(root, out, TODAY)
-    notice = sorted((root / "content" / "notices").rglob("*.yaml"))[0]
-    notice.write_text(notice.read_text(encoding="utf-8").replace("title: ", "title: 更正", 1), encoding="utf-8")
+    root, out, _, _ = built_then_edited(tmp_path, monkeypatch, seed=8)
 
     def stopped_build():
         cli.stop_like_ctrl_c()
