@@ -74,8 +74,9 @@ _STOPPING_SIGNALS = ("SIGTERM", "SIGHUP")  # a CI job cancelled, a service stopp
 def stop_like_ctrl_c() -> None:
     """SIGTERM and SIGHUP end the program as Ctrl+C does, not on the spot: a build under
     way removes its temporary folder and leaves the published site as it was, and the exit
-    status is 128 + the signal's number, as a shell reports. Processes forked from here get
-    the default back (a worker pool stops its workers with SIGTERM)."""
+    status is 128 + the signal's number, as a shell reports. A signal the program was started
+    with ignored (nohup) stays ignored. Processes forked from here get the default back (a
+    worker pool stops its workers with SIGTERM)."""
     import signal
 
     def stop(signum, frame):
@@ -84,8 +85,8 @@ def stop_like_ctrl_c() -> None:
     handled = []
     for name in _STOPPING_SIGNALS:
         signum = getattr(signal, name, None)
-        if signum is None:
-            continue
+        if signum is None or signal.getsignal(signum) is not signal.SIG_DFL:
+            continue  # ignored on purpose (`nohup gongshi build &`: a closed terminal must not stop it)
         try:
             signal.signal(signum, stop)
         except (ValueError, OSError):  # not the main thread

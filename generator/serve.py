@@ -210,7 +210,8 @@ class DevServer:
         http.add_sockets(sockets)
         loop = asyncio.get_running_loop()
         stop = asyncio.Event()
-        for signum in (signal.SIGINT, signal.SIGTERM, *([signal.SIGHUP] if hasattr(signal, "SIGHUP") else [])):
+        hangup = [signal.SIGHUP] if hasattr(signal, "SIGHUP") and signal.getsignal(signal.SIGHUP) is not signal.SIG_IGN else []
+        for signum in (signal.SIGINT, signal.SIGTERM, *hangup):  # (a hangup ignored on purpose, nohup, stays so)
             try:
                 loop.add_signal_handler(signum, stop.set)
             except (NotImplementedError, AttributeError):  # Windows: Ctrl+C ends the process instead

@@ -33,10 +33,13 @@ def leftovers(root: Path) -> list[str]:
     return sorted(p.name for p in root.iterdir() if p.name.startswith((".build.building-", ".build.old-")))
 
 
-def start_build(root: Path, cache: Path) -> subprocess.Popen:
+def start_build(root: Path, cache: Path, ignoring: tuple[int, ...] = ()) -> subprocess.Popen:
+    """`gongshi build` of `root`, started with the signals `ignoring` ignored (as nohup does)."""
     env = {**os.environ, "GONGSHI_CACHE": str(cache), "PYTHONPATH": str(REPO)}
+    ignore = (lambda: [signal.signal(signum, signal.SIG_IGN) for signum in ignoring]) if ignoring else None
     return subprocess.Popen([sys.executable, "-m", "generator", "build", "--root", str(root), "--today", TODAY.isoformat()],
-                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
+                            preexec_fn=ignore)
 
 
 def wait_until_building(root: Path, process: subprocess.Popen, files: int = 0) -> None:
@@ -83,6 +86,27 @@ def test_sigterm_stops_a_build_like_ctrl_c(tmp_path, monkeypatch, pages):
     assert tree_bytes(root / "build") == published  # the site as it was
     build(root, root / "build", TODAY)  # and the next build is as good as a clean one
     assert tree_bytes(root / "build") == clean_build(root, tmp_path, TODAY, monkeypatch)
+
+
+@pytest.mark.parametrize("ignored", [False, True])
+def test_a_hangup_stops_a_build_unless_it_was_started_with_nohup(tmp_path, monkeypatch, ignored):
+    root = generate(tmp_path / "site", notices=300, villages=10, seed=13)
+    cache = tmp_path / "cache"
+    monkeypatch.setenv("GONGSHI_CACHE", str(cache))
+    build(root, root / "build", TODAY)
+    published = tree_bytes(root / "build")
+    retitle(root)
+    process = start_build(root, cache, ignoring=(signal.SIGHUP,) if ignored else ())
+    wait_until_building(root, process)
+    process.send_signal(signal.SIGHUP)
+    out, err = process.communicate(timeout=120)
+    assert process.returncode == (0 if ignored else 128 + signal.SIGHUP), (out, err)
+    wait_until_gone(root)
+    assert leftovers(root) == []
+    if ignored:  # built and published as if nothing had happened
+        assert tree_bytes(root / "build") == clean_build(root, tmp_path, TODAY, monkeypatch)
+    else:
+        assert tree_bytes(root / "build") == published
 
 
 def test_the_next_build_removes_what_a_killed_build_left(tmp_path, monkeypatch):
