@@ -61,22 +61,30 @@ def wait_until_gone(root: Path, seconds: float = 60) -> None:
         time.sleep(0.05)
 
 
-def retitle(root: Path) -> None:
-    """A config change: every page is made again, so the build takes long enough to stop."""
+def built_site(tmp_path: Path, monkeypatch, seed: int) -> tuple[Path, Path]:
+    """A 300-notice site built into root/build, its cache in tmp/cache: (root, cache)."""
+    root = generate(tmp_path / "site", notices=300, villages=10, seed=seed)
+    cache = tmp_path / "cache"
+    monkeypatch.setenv("GONGSHI_CACHE", str(cache))
+    build(root, root / "build", TODAY)
+    return root, cache
+
+
+def rebuild_under_way(root: Path, cache: Path, pages: int = 0, ignoring: tuple[int, ...] = ()) -> subprocess.Popen:
+    """After a config change (every page is made again: the build takes long enough to be
+    stopped), `gongshi build` once it has written `pages` pages of the new site."""
     config = root / "site_config.yaml"
     config.write_text(config.read_text(encoding="utf-8").replace("title: ", "title: 新", 1), encoding="utf-8")
+    process = start_build(root, cache, ignoring)
+    wait_until_building(root, process, pages)
+    return process
 
 
 @pytest.mark.parametrize("pages", [0, 100])  # as soon as it starts writing; once pages are written
 def test_sigterm_stops_a_build_like_ctrl_c(tmp_path, monkeypatch, pages):
-    root = generate(tmp_path / "site", notices=300, villages=10, seed=11)
-    cache = tmp_path / "cache"
-    monkeypatch.setenv("GONGSHI_CACHE", str(cache))
-    build(root, root / "build", TODAY)
+    root, cache = built_site(tmp_path, monkeypatch, seed=11)
     published = tree_bytes(root / "build")
-    retitle(root)
-    process = start_build(root, cache)
-    wait_until_building(root, process, pages)
+    process = rebuild_under_way(root, cache, pages)
     process.send_signal(signal.SIGTERM)
     out, err = process.communicate(timeout=120)
     assert process.returncode == 128 + signal.SIGTERM, (out, err)
@@ -90,14 +98,9 @@ def test_sigterm_stops_a_build_like_ctrl_c(tmp_path, monkeypatch, pages):
 
 @pytest.mark.parametrize("ignored", [False, True])
 def test_a_hangup_stops_a_build_unless_it_was_started_with_nohup(tmp_path, monkeypatch, ignored):
-    root = generate(tmp_path / "site", notices=300, villages=10, seed=13)
-    cache = tmp_path / "cache"
-    monkeypatch.setenv("GONGSHI_CACHE", str(cache))
-    build(root, root / "build", TODAY)
+    root, cache = built_site(tmp_path, monkeypatch, seed=13)
     published = tree_bytes(root / "build")
-    retitle(root)
-    process = start_build(root, cache, ignoring=(signal.SIGHUP,) if ignored else ())
-    wait_until_building(root, process)
+    process = rebuild_under_way(root, cache, ignoring=(signal.SIGHUP,) if ignored else ())
     process.send_signal(signal.SIGHUP)
     out, err = process.communicate(timeout=120)
     assert process.returncode == (0 if ignored else 128 + signal.SIGHUP), (out, err)
@@ -110,13 +113,8 @@ def test_a_hangup_stops_a_build_unless_it_was_started_with_nohup(tmp_path, monke
 
 
 def test_the_next_build_removes_what_a_killed_build_left(tmp_path, monkeypatch):
-    root = generate(tmp_path / "site", notices=300, villages=10, seed=12)
-    cache = tmp_path / "cache"
-    monkeypatch.setenv("GONGSHI_CACHE", str(cache))
-    build(root, root / "build", TODAY)
-    retitle(root)
-    process = start_build(root, cache)
-    wait_until_building(root, process)
+    root, cache = built_site(tmp_path, monkeypatch, seed=12)
+    process = rebuild_under_way(root, cache)
     os.killpg(process.pid, signal.SIGKILL)  # the build and every process it forked
     process.communicate(timeout=60)
     left = leftovers(root)
