@@ -344,11 +344,10 @@ class Output:
                 _remove(old, background=len(self.previous.get("files", ())) >= BACKGROUND_REMOVAL_FILES)
 
     def discard(self) -> None:
-        if not self.tmp.is_dir():  # swapped in already: the failure came after (a signal held till then)
-            pass
-        elif len(self._standby_files) >= BACKGROUND_REMOVAL_FILES:  # removed without keeping the failure waiting
-            _remove(_move_aside(self.tmp, self.out_dir), background=True)
-        else:
+        # (No folder: it was swapped in, and the failure came after, a signal held till then.)
+        if self.tmp.is_dir() and len(self._standby_files) >= BACKGROUND_REMOVAL_FILES:
+            _remove(_move_aside(self.tmp, self.out_dir), background=True)  # without keeping the failure waiting
+        elif self.tmp.is_dir():
             shutil.rmtree(self.tmp, ignore_errors=True)
         self._unmark_building()
 
@@ -358,27 +357,29 @@ def building_marker(manifest_path: Path) -> Path:
     return manifest_path.with_suffix(".building")
 
 
-def remove_killed_build(out_dir: Path, manifest_path: Path) -> bool:
+def remove_killed_build(out_dir: Path, manifest_path: Path) -> None:
     """Remove the temporary folder of a build into `out_dir` that was killed before it could
     clean up (a whole site's worth of files at worst; with the standby in it, which that
     build had taken). Call holding the build lock: then no build of this cache is running,
-    and the folder noted is a dead one's. True when there was one."""
+    and the folder noted is a dead one's."""
     marker = building_marker(manifest_path)
     try:
         left = Path(marker.read_text(encoding="utf-8"))
     except (OSError, ValueError):
-        return False
+        return
     out_dir = Path(out_dir).resolve()
-    found = left.parent == out_dir.parent and left.name.startswith(f".{out_dir.name}.building-") and left.is_dir()
-    if found:  # moved aside at once (a rename), deleted in the background
-        with suppress(OSError):
+    if left.parent == out_dir.parent and left.name.startswith(f".{out_dir.name}.building-") and left.is_dir():
+        with suppress(OSError):  # moved aside at once (a rename), deleted in the background
             _remove(_move_aside(left, out_dir), background=True)
     with suppress(OSError):
         marker.unlink()
-    return found
 
 
-_HELD_SIGNALS = ("SIGINT", "SIGTERM", "SIGHUP")
+def _held_signals() -> set:
+    """Ctrl+C and what `gongshi` stops on like it (cli.stop_like_ctrl_c), where they exist."""
+    import signal
+
+    return {getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name)}
 
 
 @contextmanager
@@ -387,9 +388,8 @@ def _signals_held():
     them; a process forked inside the block unblocks them, `_signals_let_through`)."""
     import signal
 
-    held = {getattr(signal, name) for name in _HELD_SIGNALS if hasattr(signal, name)}
     try:
-        before = signal.pthread_sigmask(signal.SIG_BLOCK, held)
+        before = signal.pthread_sigmask(signal.SIG_BLOCK, _held_signals())
     except (AttributeError, ValueError, OSError):  # not the main thread's business, or no such call
         yield
         return
@@ -468,8 +468,9 @@ def _remove(folder: Path, background: bool) -> None:
 
 
 def _signals_let_through() -> None:
-    """In a process forked inside `_signals_held`: it may be stopped like any other."""
+    """In a process forked inside `_signals_held`: it may be stopped like any other (the
+    signals held there are unblocked, nothing else)."""
     import signal
 
     with suppress(AttributeError, ValueError, OSError):
-        signal.pthread_sigmask(signal.SIG_SETMASK, set())
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, _held_signals())
