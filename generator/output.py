@@ -46,7 +46,7 @@ class Output:
         self.out_dir = Path(out_dir).resolve()
         self.out_dir.parent.mkdir(parents=True, exist_ok=True)
         self.manifest_path = manifest_path
-        self.tmp = Path(tempfile.mkdtemp(prefix=f".{self.out_dir.name}.building-", dir=self.out_dir.parent))
+        self.tmp = self._new_folder()
         try:
             self._start(manifest_path)
         except BaseException:  # (Ctrl+C, SIGTERM) no Output to discard: the folder goes here
@@ -55,8 +55,7 @@ class Output:
             raise
 
     def _start(self, manifest_path: Path | None) -> None:
-        os.chmod(self.tmp, 0o755)  # mkdtemp makes it private; a web server must read it
-        self._mark_building(manifest_path)
+        os.chmod(self.tmp, 0o755)  # made private (as mkdtemp does); a web server must read it
         self.written: dict[str, str] = {}  # site path -> what made it, to refuse collisions
         self.keys: dict[str, str] = {}  # site path -> key, for the next build's manifest
         self.reused: set[str] = set()  # paths linked from the previous build (already checked)
@@ -73,15 +72,25 @@ class Output:
         self._take_standby()
 
     # -- a build that was killed ---------------------------------------------------------
-    def _mark_building(self, manifest_path: Path | None) -> None:
-        """Note the temporary folder beside the manifest until the build ends, so that when
-        the build is killed (SIGKILL, out of memory, power lost: no chance to clean up) the
-        next one removes what it left (`remove_killed_build`)."""
-        if manifest_path is None:
-            return
-        with suppress(OSError):
-            manifest_path.parent.mkdir(parents=True, exist_ok=True)
-            building_marker(manifest_path).write_text(str(self.tmp), encoding="utf-8")
+    def _new_folder(self) -> Path:
+        """A new, empty temporary folder beside the output. It is noted beside the manifest
+        before it is made and until the build ends, so that when the build is killed (SIGKILL,
+        out of memory, power lost: no chance to clean up), at whatever moment, the next one
+        removes what it left (`remove_killed_build`)."""
+        while True:
+            folder = self.out_dir.parent / f".{self.out_dir.name}.building-{os.urandom(6).hex()}"
+            if self.manifest_path is not None:
+                marker = building_marker(self.manifest_path)
+                with suppress(OSError):  # (written whole or not at all)
+                    marker.parent.mkdir(parents=True, exist_ok=True)
+                    aside = marker.with_suffix(".building-new")
+                    aside.write_text(str(folder), encoding="utf-8")
+                    os.replace(aside, marker)
+            try:
+                os.mkdir(folder, 0o700)
+                return folder
+            except FileExistsError:
+                continue
 
     def _unmark_building(self) -> None:
         if self.manifest_path is not None:
