@@ -8,6 +8,9 @@ child processes forked before the rendering (each inherits the model, the render
 output folder without copying or pickling them), and write their files into the same
 temporary folder. A child runs a group of them, one after the other: in a full build one
 group per core beyond the first, in a rebuild after an edit one per feature (`groups`).
+After an edit, those that do not read the page keys (`Plugin.needs_page_keys`: the search
+index, the rebuild's longest part) start before the keys are made, while this process makes
+them (`start_early`).
 The build takes their results back at the point where the feature would have run: which
 files each wrote (and their keys and checksums, for the manifest), or the error it raised,
 which stops the build exactly as if it had been raised here. Each child also scans the files
@@ -33,8 +36,24 @@ from .parallel import workers
 MIN_PAGES = 300
 
 
+#: At most this many parse-cache entries came or went since the last build (content.py; an
+#: edited file counts two, its old and its new version): a clerk's commit, whose rebuild
+#: renders a few pages again, not hundreds.
+EDIT_ENTRIES = 40
+
+
 def wanted(pages: int) -> bool:
     return hasattr(os, "fork") and workers() > 1 and pages >= MIN_PAGES
+
+
+def start_early(pages: int, edit: bool) -> bool:
+    """Whether the features that do not need the page keys start before the keys are made.
+
+    Only after an edit (`edit`: the content changed by at most `EDIT_ENTRIES`, with the theme,
+    config, date and tool of the last build): the rebuild then renders a few pages, and its
+    features run a process each anyway (`groups`). A larger rebuild keeps them in the
+    processes `groups` gives, sharing one, so they do not hold more memory at once."""
+    return edit and wanted(pages)
 
 
 def groups(plugins: list, rendered: int | None = None) -> list[list]:

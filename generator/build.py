@@ -91,10 +91,7 @@ def _write_site(root, out_dir, today, progress, plugins, inputs, cache, content,
         renderer = Renderer(root, content.config, today, extra_globals={"site": site, "project_fields": PROJECT_FIELDS, **context.globals},
                             cache_dir=cache)
         context.renderer = renderer
-        with progress.stage("media") as advance:
-            media = publish_media(site, root, output, advance)
         base = base_key(root, renderer, today, plugins)
-        assign_keys(site, base, media, plugins)
         pages = list(site.all_pages())
         # Features that need only the model write their files beside the rendering (background.py).
         rules = Rules(content)  # the leak gate's, for the features' processes and the gate
@@ -105,14 +102,26 @@ def _write_site(root, out_dir, today, progress, plugins, inputs, cache, content,
             paths = [path for path in written if whole_gate or path not in reused]
             return paths, rules.leaks(output.tmp, paths)
 
+        def start(group: list) -> None:
+            try:
+                beside.append(background.Beside(group, site, context, output, check))
+            except OSError:  # no process to be had (memory, limits): written here instead
+                pass
+
+        edit = output.previous.get("base") == base and content.changed is not None and content.changed <= background.EDIT_ENTRIES
+        if background.start_early(len(pages), edit):
+            for plugin in plugins:
+                if plugin.background and not plugin.needs_page_keys:
+                    start([plugin])
+        with progress.stage("media") as advance:
+            media = publish_media(site, root, output, advance)
+        assign_keys(site, base, media, plugins)
         if background.wanted(len(pages)):
             previous = output.previous_keys
             rendered = sum(previous.get(path) != page.key for path, page in pages)
-            for group in background.groups([plugin for plugin in plugins if plugin.background], rendered):
-                try:
-                    beside.append(background.Beside(group, site, context, output, check))
-                except OSError:  # no process to be had (memory, limits): written here instead
-                    pass
+            started = {plugin.name for job in beside for plugin in job.plugins}
+            for group in background.groups([plugin for plugin in plugins if plugin.background and plugin.name not in started], rendered):
+                start(group)
         away = {plugin.name for job in beside for plugin in job.plugins}
         with progress.stage("render", total=len(pages) + len(SINGLE_PAGES)) as advance:
             render_pages(site, renderer, output, media, pages, advance)
@@ -137,7 +146,7 @@ def _write_site(root, out_dir, today, progress, plugins, inputs, cache, content,
         output.prune()  # what the standby held and this build did not make (output.py)
         with progress.stage("gate"):
             gate = run_leak_gate(content, output, rules, beside, early)
-        output.commit(inputs=inputs, gate=gate)
+        output.commit(inputs=inputs, gate=gate, base=base)
     except BaseException:
         for job in beside:
             job.cancel()

@@ -165,6 +165,7 @@ class Content:
     root: Path
     masked: list[Problem] = field(default_factory=list)  # numbers masked under `on_unmasked_pii: mask`
     slug_bases: dict[str, str] = field(default_factory=dict)  # township name -> site.slug_base(name)
+    changed: int | None = None  # parse-cache entries that came or went since the last load (None: no cache)
 
 
 # Fields that hold personal numbers on purpose: officials' phones are published, and the
@@ -522,14 +523,17 @@ class ParseCache:
     def shard(key: str) -> str:
         return key[-2:]  # hex digits of a hash (some keys start with a word)
 
-    def save(self) -> None:
-        """Write the shards whose entries changed; entries not used by this load are dropped."""
+    def save(self) -> int | None:
+        """Write the shards whose entries changed; entries not used by this load are dropped.
+        Returns how many keys came or went since the last load (an edited file's old and
+        new versions, an added or removed file's one); None without a folder."""
         if self.folder is None:
-            return
+            return None
+        changes = self.used.keys() ^ self.entries.keys()
         # Only the shards holding a key that came or went (after an edit: one or two of 256).
-        after: dict[str, dict] = {self.shard(key): {} for key in self.used.keys() ^ self.entries.keys()}
+        after: dict[str, dict] = {self.shard(key): {} for key in changes}
         if not after:
-            return
+            return 0
         for key, entry in self.used.items():
             shard = after.get(self.shard(key))
             if shard is not None:
@@ -540,6 +544,7 @@ class ParseCache:
                 path.unlink(missing_ok=True)
                 continue
             save_pickle(path, {"version": self.VERSION, "entries": entries})
+        return len(changes)
 
 
 def _team_numbers(file: _File, cache: ParseCache) -> list:
@@ -645,9 +650,9 @@ def load_content(root: Path, cache_dir: Path | None = None) -> Content:
     if problems or config is None:
         raise ContentError(problems or [Problem(CONFIG_FILE, 1, 1, "", "could not be read")])
     slug_bases = _slug_bases({v.township for v in villages.values()}, cache)
-    cache.save()
+    changed = cache.save()
     return Content(config=config, villages=villages, notices=notices, root=root, masked=sorted(set(masked)),
-                   slug_bases=slug_bases)
+                   slug_bases=slug_bases, changed=changed)
 
 
 def _slug_bases(names: set[str], cache: ParseCache) -> dict[str, str]:

@@ -307,14 +307,18 @@ class Output:
             self.keys[site_path] = key
 
     # -- finishing -----------------------------------------------------------------------
-    def commit(self, inputs: str | None = None, gate: str | None = None) -> None:
+    def commit(self, inputs: str | None = None, gate: str | None = None, base: str | None = None) -> None:
         """Swap the new site into place. The old one becomes the standby when it has a
         manifest (else it is removed, once the new one is there).
 
         The manifest never describes a folder it is not about, whenever the process stops: the
         new one is written aside first, the old one taken away (or made the standby's) before
         the folders are swapped, and the new one put in place after. A build killed in between
-        finds no manifest and builds afresh; Ctrl+C and SIGTERM wait until the swap is done."""
+        finds no manifest and builds afresh; Ctrl+C and SIGTERM wait until the swap is done.
+
+        The manifest keeps `inputs` (for the next build's "nothing changed"), the leak gate's
+        key `gate` and the pages' base key `base` (build.base_key: whether the next build is an
+        edit of this one), with every file's key and checksum."""
         self.prune()
         standby = self.standby_dir if self.previous else None
         old = None
@@ -323,7 +327,7 @@ class Output:
         new_manifest = None
         if self.manifest_path is not None:
             self.manifest_path.parent.mkdir(parents=True, exist_ok=True)
-            manifest = {"version": MANIFEST_VERSION, "out_dir": str(self.out_dir), "inputs": inputs, "gate": gate,
+            manifest = {"version": MANIFEST_VERSION, "out_dir": str(self.out_dir), "inputs": inputs, "gate": gate, "base": base,
                         "files": sorted(self.written), "keys": dict(sorted(self.keys.items())),
                         "sums": dict(sorted(self.sums.items()))}
             new_manifest = self.manifest_path.with_suffix(".new")

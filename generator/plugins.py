@@ -49,6 +49,9 @@ class Plugin:
     #: process beside the page rendering (background.py), and what it keeps in `self` during
     #: `on_write` stays in that process.
     background = False
+    #: False when `on_write` does not read `page.key` (build.assign_keys): a background feature
+    #: may then start before the keys are made (background.start_early).
+    needs_page_keys = True
 
     def on_site(self, site, context: BuildContext) -> None:
         pass

@@ -159,6 +159,7 @@ class SearchPlugin(Plugin):
 
     name = "search"
     background = True  # needs only the model: written beside the page rendering
+    needs_page_keys = False  # its files are reused by their checksums (search_export.py)
 
     def on_site(self, site, context: BuildContext) -> None:
         # Imported here, before the process of `on_write` is forked from this one: after an

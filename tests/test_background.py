@@ -67,6 +67,48 @@ def test_search_open_data_and_supervision_written_beside_give_the_same_site(tmp_
     assert build(root, out, TODAY).files == 0  # nothing changed: up to date, nothing written
 
 
+def test_after_an_edit_the_search_index_starts_before_the_page_keys(tmp_path, monkeypatch, forked):
+    """The search index does not read the page keys: after an edit its process starts before
+    they are made; after a larger change (the theme, or many files) the features keep to the
+    processes `groups` gives. The site is the same bytes either way."""
+    from generator import build as build_module
+
+    real_keys = build_module.assign_keys
+    monkeypatch.setattr(build_module, "assign_keys", lambda *args: (forked.append("keys"), real_keys(*args))[1])
+    root = generate(tmp_path / "site", notices=60, villages=6, seed=5)
+    monkeypatch.setenv("GONGSHI_CACHE", str(tmp_path / "cache"))
+    out = tmp_path / "out"
+    build(root, out, TODAY)
+    after_keys = ["keys", "funds", "supervision", "search"]  # one process, started after the keys
+    assert forked == after_keys
+    notices = sorted((root / "content" / "notices").rglob("*.yaml"))
+
+    def edit(paths, mark: str) -> None:
+        for path in paths:
+            path.write_text(path.read_text(encoding="utf-8").replace("title: ", f"title: {mark}", 1), encoding="utf-8")
+
+    def rebuilt(mark: str) -> list[str]:
+        forked.clear()
+        result = build(root, out, TODAY)
+        started = list(forked)
+        with monkeypatch.context() as m:
+            m.setenv("GONGSHI_JOBS", "1")
+            assert tree_bytes(result.out_dir) == clean_build(root, tmp_path / mark, TODAY, m)
+        return started
+
+    edit(notices[2:3], "更正")
+    assert rebuilt("one") == ["search", "keys", "funds", "supervision"]
+    edit(notices[:background.EDIT_ENTRIES // 2 + 1], "再改")  # more entries came and went than an edit's
+    assert rebuilt("many") == after_keys
+    edit(notices[5:6], "三改")
+    assert rebuilt("again") == ["search", "keys", "funds", "supervision"]
+    css = root / "themes" / "default" / "static" / "extra.css"
+    css.parent.mkdir(parents=True, exist_ok=True)
+    css.write_text("p { margin: 0 }\n", encoding="utf-8")  # a theme file: every page's base key
+    edit(notices[6:7], "四改")
+    assert rebuilt("theme") == after_keys
+
+
 class Failing(Plugin):
     """A feature that fails in its process, in one of several ways."""
 
