@@ -29,7 +29,8 @@ below 64, two below 1,216 (`decode` in search.js).
 Rebuilding after an edit: the export's state (the index, what was made of each term, each
 file's checksum) is kept in the build cache. When the next build has the same documents in
 the same order, only the edited ones are analysed again (`IndexBuilder.replace`), only their
-terms encoded again, and first pages whose field totals moved are ranked again from a small
+terms encoded again (of a big term, only the `Blocks` of its postings that hold an edited
+document), and first pages whose field totals moved are ranked again from a small
 `Summary` each (documents grouped by what their score is computed from), never from all the
 postings. Files nothing changed in are linked from the previous build. A document added or
 removed renumbers the documents after it, and the index is made afresh.
@@ -279,7 +280,7 @@ class IndexBuilder:
         for facet in facet_terms(new):
             numbers = self.facets.setdefault(facet, array("I"))
             numbers.insert(bisect_left(numbers, number), number)
-        return changed | set(facet_terms(old)) | set(facet_terms(new))
+        return changed | (set(facet_terms(old)) ^ set(facet_terms(new)))  # a facet both have is as it was
 
     def _remove(self, f: int, number: int, terms) -> None:
         field = self.fields[f]
@@ -514,15 +515,94 @@ def encode_term(index: IndexBuilder, entry: list) -> str:
         docs = postings.docs
         gaps = [doc - before - 1 for before, doc in zip(chain((-1,), docs), docs)]
         out.append(digits([f, len(docs), *chain.from_iterable(zip(gaps, postings.tfs, index.lengths(f, postings)))]))
-        positions = postings.positions
-        if positions is not None:
-            before = [-1, *positions[:-1]]
-            at = 0
-            for tf in postings.tfs:  # each posting's first position counts from -1
-                before[at] = -1
-                at += tf
-            out.append(digits([p - q - 1 for p, q in zip(positions, before)]))
+        if postings.positions is not None:
+            out.append(_position_gaps(postings.positions, postings.tfs))
     return "".join(out)
+
+
+def _position_gaps(positions, tfs) -> str:
+    """`encode_term`'s positions of some postings: gaps within each posting, its first from -1."""
+    before = [-1, *positions[:-1]]
+    at = 0
+    for tf in tfs:
+        before[at] = -1
+        at += tf
+    return digits([p - q - 1 for p, q in zip(positions, before)])
+
+
+class Blocks(NamedTuple):
+    """A big term's encoded postings in one field, `encode_term`'s text for the field, cut by
+    document number into blocks of BLOCK_DOCS: after an edit only the blocks that changed are
+    encoded again, the others copied (`encode_blocks`). Kept in the export's state."""
+
+    field: int
+    count: int  # postings
+    numbers: array  # the blocks that have postings (document number // BLOCK_DOCS), in order
+    triples: str  # every posting's document gap, frequency and length byte, encoded
+    cuts: array  # where each block's triples start in `triples`, then their end
+    positions: str  # a character pair's positions (gaps within each posting), else ""
+    places: array  # where each block's positions start in `positions`, then their end
+
+    def text(self) -> str:
+        return digits([self.field, self.count]) + self.triples + self.positions
+
+
+BLOCK_DOCS = 256  # document numbers per block of `Blocks`
+
+
+def encode_blocks(index: IndexBuilder, f: int, postings: Postings, previous: Blocks | None = None,
+                  dirty: frozenset[int] = frozenset()) -> Blocks:
+    """`postings` (of field `f`) encoded as Blocks. `previous`: the field's blocks before the
+    documents in the blocks `dirty` were edited (the same documents, numbered alike). A block
+    is copied from it unless it is dirty, or its first gap counts from a posting that may have
+    moved (a dirty block lies between it and the block with postings before it): only an
+    edited document's postings and length bytes change, and a gap spans only empty blocks."""
+    docs, tfs, positions = postings.docs, postings.tfs, postings.positions
+    codes = index.codes[f]
+    old = {k: i for i, k in enumerate(previous.numbers)} if previous is not None else {}
+    numbers, cuts, places = array("I"), array("I", [0]), array("I", [0])
+    triples: list[str] = []
+    spots: list[str] = []
+    size = spread = 0
+    start = first = 0  # the block's first posting, and its first position
+    last = -1  # the block with postings before this one
+    count = len(docs)
+    while start < count:
+        k = docs[start] // BLOCK_DOCS
+        end = bisect_left(docs, (k + 1) * BLOCK_DOCS, start)
+        block_tfs = tfs[start:end]
+        used = sum(block_tfs) if positions is not None else 0
+        i = old.get(k)
+        if i is not None and not any(last <= d <= k for d in dirty):
+            triple = previous.triples[previous.cuts[i]:previous.cuts[i + 1]]
+            spot = previous.positions[previous.places[i]:previous.places[i + 1]]
+        else:
+            block_docs = docs[start:end]
+            gaps = [doc - before - 1 for before, doc in zip(chain((docs[start - 1] if start else -1,), block_docs), block_docs)]
+            triple = digits([*chain.from_iterable(zip(gaps, block_tfs, [codes[doc] for doc in block_docs]))])
+            spot = _position_gaps(positions[first:first + used], block_tfs) if positions is not None else ""
+        numbers.append(k)
+        triples.append(triple)
+        spots.append(spot)
+        size += len(triple)
+        spread += len(spot)
+        cuts.append(size)
+        places.append(spread)
+        first += used
+        last, start = k, end
+    return Blocks(f, count, numbers, "".join(triples), cuts, "".join(spots), places)
+
+
+def encode_big(index: IndexBuilder, entry: list, previous: tuple[Blocks, ...] = (),
+               dirty: frozenset[int] = frozenset()) -> tuple[Blocks, ...]:
+    """A big term's postings as Blocks per field, from its `previous` ones after an edit:
+    `"".join(b.text() for b in ...)` is `encode_term`'s text."""
+    before = {b.field: b for b in previous}
+    return tuple(encode_blocks(index, f, postings, before.get(f), dirty) for f, postings in enumerate(entry) if postings is not None)
+
+
+def big_text(blocks: tuple[Blocks, ...]) -> str:
+    return "".join(b.text() for b in blocks)
 
 
 def encode_facet(docs: array) -> str:
@@ -578,15 +658,28 @@ class Term(NamedTuple):
     weights: tuple = ()  # per field of `summary`, the term's idf times the field's boost
 
 
-def term_result(index: IndexBuilder, term: str, page_files: bool, summary: Summary | None = None) -> tuple[Term, str, dict | None]:
-    """(what the export made of `term`, its encoded postings, its first page's records or None);
-    `summary` is the term's up-to-date summary when the caller has it."""
+def term_result(index: IndexBuilder, term: str, page_files: bool, summary: Summary | None = None,
+                previous: tuple[Blocks, ...] | None = None, edited: frozenset[int] = frozenset()
+                ) -> tuple[Term, tuple[Blocks, ...] | None, dict | None]:
+    """(what the export made of `term`, a big term's encoded postings, its first page's
+    records or None). `summary` is the term's up-to-date summary when the caller has it;
+    `previous`, a big term's blocks before the documents of the blocks `edited` were edited."""
     if term in index.facets:
         text = encode_facet(index.facets[term])
-        return Term(term_hash(term), len(text), text, False, False, None, None), text, None
+        return Term(term_hash(term), len(text), text, False, False, None, None), None, None
     entry = index.entry(term)
-    text = encode_term(index, entry)
+    blocks = None
+    # Every posting takes three characters or more: a term with a thousand is big for sure.
+    if previous is not None or sum(2 + 3 * len(p.docs) for p in entry if p is not None) >= BIG_BYTES:
+        blocks = encode_big(index, entry, previous or (), edited)
+        text = big_text(blocks)
+    else:
+        text = encode_term(index, entry)
     big = len(text) >= BIG_BYTES
+    if not big:
+        blocks = None
+    elif blocks is None:
+        blocks = encode_big(index, entry)
     first, margin, weights = None, 0.0, ()
     if big or (page_files and index.doc_count(entry) >= PAGE_FILE_MIN_DOCS):
         if summary is None or summary.fields != index.ranked_fields(entry):
@@ -596,7 +689,7 @@ def term_result(index: IndexBuilder, term: str, page_files: bool, summary: Summa
         summary = None
     page = first is not None and _has_page_file(big, first)
     records = first_page_records(index.docs, term, first) if big or page else None
-    return Term(term_hash(term), len(text), None if big else text, big, page, first, summary, margin, weights), text, records
+    return Term(term_hash(term), len(text), None if big else text, big, page, first, summary, margin, weights), blocks, records
 
 
 def _has_page_file(big: bool, first: tuple) -> bool:
@@ -657,12 +750,14 @@ class ExportState:
     the documents, the index, what was made of each term and the checksum of each file.
     Kept in the build cache (`state_path`)."""
 
-    VERSION = 3
+    VERSION = 4
 
-    def __init__(self, version: str, index: IndexBuilder, terms: dict[str, Term], shard_count: int):
+    def __init__(self, version: str, index: IndexBuilder, terms: dict[str, Term], blocks: dict[str, tuple[Blocks, ...]],
+                 shard_count: int):
         self.version = version
         self.index = index
         self.terms = terms
+        self.blocks = blocks  # big term -> its encoded postings (`encode_big`)
         self.shard_count = shard_count
         self.sums: dict[str, str] = {}  # site path -> sha256 of the file as written
         self.sources: dict[str, str] = {}  # document key -> what it was made from (search.documents)
@@ -741,10 +836,10 @@ class Exported:
     in the previous export (`unchanged`: path -> checksum), a summary for the search page and
     the state to keep for the next build."""
 
-    def __init__(self, index: IndexBuilder, terms: dict[str, Term], kinds, site, version: str,
-                 texts: dict | None = None, records: dict | None = None):
+    def __init__(self, index: IndexBuilder, terms: dict[str, Term], blocks: dict[str, tuple[Blocks, ...]], kinds, site,
+                 version: str, records: dict | None = None):
         self.index, self.terms = index, terms
-        self.texts = texts or {}  # term -> encoded postings already made
+        self.blocks = blocks  # big term -> its encoded postings
         self.records = records or {}  # term -> first page records already made
         self.unchanged: dict[str, str] = {}  # set by export_changes
         self.edited: int | None = None  # documents replaced in the previous state (None: made afresh)
@@ -764,7 +859,7 @@ class Exported:
         self.villages = [[v.id, v.village.name, t.slug] for t in site.townships for v in sorted(t.villages, key=lambda v: v.id)]
         self.summary = {"documents": len(docs), "shards": self.shard_count, "big": len(self.big), "groups": self.group_count,
                         "years": years, "kinds": kinds, "townships": [(t.slug, t.name) for t in site.townships]}
-        self.state = ExportState(version, index, terms, self.shard_count)
+        self.state = ExportState(version, index, terms, blocks, self.shard_count)
 
     def paths(self) -> list[str]:
         paths = {f"search/t/{n}.js" for n in range(self.shard_count)}
@@ -786,10 +881,6 @@ class Exported:
                     members.setdefault("search/p/%08x.js" % info.hash, []).append(term)
             self._members = members
         return self._members
-
-    def _text(self, term: str) -> str:
-        text = self.texts.get(term)
-        return text if text is not None else encode_term(self.index, self.index.entry(term))
 
     def _records(self, term: str) -> dict:
         records = self.records.get(term)
@@ -815,7 +906,7 @@ class Exported:
             return script("shard", name, shard)
         data: dict = {"docs": {}}
         if name.startswith("b/"):
-            data["terms"] = {term: self._text(term) for term in terms}
+            data["terms"] = {term: big_text(self.blocks[term]) for term in terms}
         for term in terms:
             data["docs"].update(self._records(term))
         return script("shard" if name.startswith("b/") else "page", name, data)
@@ -836,22 +927,23 @@ def export_all(docs: list[SearchDoc], kinds: list[tuple[str, str]], site, versio
     bounds = [len(terms) * share // count for share in range(count + 1)]
     parts = run_parallel([lambda start=start, end=end: _term_results(index, terms[start:end], page_files)
                           for start, end in zip(bounds, bounds[1:])], min_jobs=2)
-    infos, texts, records = {}, {}, {}
+    infos, blocks, records = {}, {}, {}
     for part in parts:
-        for term, (info, text, made) in part.items():
+        for term, (info, made_blocks, made) in part.items():
             infos[term] = info
-            if info.big:
-                texts[term] = text
+            if made_blocks is not None:
+                blocks[term] = made_blocks
             if made is not None:
                 records[term] = made
-    return Exported(index, infos, kinds, site, version, texts=texts, records=records)
+    return Exported(index, infos, blocks, kinds, site, version, records=records)
 
 
 def export_changes(docs: list[SearchDoc], kinds: list[tuple[str, str]], site, state: ExportState) -> Exported | None:
     """The index of `docs` from the previous export's state, when the documents are the same
     ones in the same order and only some were edited (None otherwise: export everything).
 
-    Only the edited documents are analysed again, only their terms encoded again, and a first
+    Only the edited documents are analysed again, only their terms encoded again (a big term's
+    blocks of the edited documents), and a first
     page is ranked again only from its summary when a field's total length changed. Files
     that nothing changed in are `unchanged`; the result is the same as `export_all`'s."""
     index = state.index
@@ -883,14 +975,17 @@ def export_changes(docs: list[SearchDoc], kinds: list[tuple[str, str]], site, st
     new_totals = {f for f, (a, b) in enumerate(zip(totals, index.totals)) if a != b}
     page_files = has_page_files(len(docs))
     terms = dict(old_terms)
+    blocks = dict(state.blocks)
+    edited_blocks = frozenset(n // BLOCK_DOCS for n in edited)
     changed: set[str] = set()  # terms whose files must be made again
-    texts, records = {}, {}
+    records = {}
     for term in touched:
+        blocks_before = blocks.pop(term, None)
         if term in index.facets or any(term in field for field in index.fields):
-            info, text, made = term_result(index, term, page_files, summaries.get(term))
+            info, made_blocks, made = term_result(index, term, page_files, summaries.get(term), blocks_before, edited_blocks)
             terms[term] = info
-            if info.big:
-                texts[term] = text
+            if made_blocks is not None:
+                blocks[term] = made_blocks
             if made is not None:
                 records[term] = made
         else:
@@ -914,7 +1009,7 @@ def export_changes(docs: list[SearchDoc], kinds: list[tuple[str, str]], site, st
     for term, info in terms.items():  # records quoting an edited document
         if (info.big or info.page) and not edited_set.isdisjoint(info.first):
             changed.add(term)
-    exported = Exported(index, terms, kinds, site, state.version, texts=texts, records=records)
+    exported = Exported(index, terms, blocks, kinds, site, state.version, records=records)
     exported.edited = len(edited)
     dirty = {"search/meta.js", "search/v.js"} | {f"search/r/{n // GROUP_SIZE}.js" for n in edited}
     for term in changed:

@@ -49,6 +49,7 @@ def small_thresholds(monkeypatch):
     monkeypatch.setattr(search_export, "PAGE_FILE_MIN_DOCS", 5)
     monkeypatch.setattr(search_export, "PAGE_SIZE", 4)
     monkeypatch.setattr(search_export, "SHARD_BYTES", 1500)
+    monkeypatch.setattr(search_export, "BLOCK_DOCS", 8)  # a big term's postings in many blocks
 
 
 def edit(rng: random.Random, doc, donors):
