@@ -15,7 +15,8 @@ The build takes their results back at the point where the feature would have run
 files each wrote (and their keys and checksums, for the manifest), or the error it raised,
 which stops the build exactly as if it had been raised here. Each child also scans the files
 it wrote for the leak gate (its findings join the gate's report, in the same order), so
-the gate's last step reads only what this process wrote. The files are the same bytes
+the gate's last step reads only what this process wrote. What it defers (saving its cache for the next
+build) it does once the site is published (`Beside.let_go`). The files are the same bytes
 as when the feature runs in this process (tests/test_background.py).
 
 Small sites, one-core machines, platforms without `fork` and `GONGSHI_JOBS=1` run every
@@ -73,6 +74,26 @@ def groups(plugins: list, rendered: int | None = None) -> list[list]:
 
 _detached: list[int] = []  # children of earlier builds still saving, or not yet collected
 
+# The write ends of the children's "go" pipes: a child saves its caches once the build closes
+# its end (`Beside.let_go`: the site is published), or exits. Only the build's own process
+# holds them: every process forked from it closes its copies at once (the other features'
+# processes, the rendering's workers, the remover of an old site), else a child would wait
+# for the longest-lived of them.
+_go_ends: set[int] = set()
+
+
+def _close_go_ends() -> None:
+    for fd in _go_ends:
+        try:
+            os.close(fd)
+        except OSError:
+            pass
+    _go_ends.clear()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_close_go_ends)
+
 
 def reap() -> None:
     """Collect the children earlier builds in this process detached (a dev server builds many
@@ -97,11 +118,19 @@ class Beside:
         self.checked: list[str] = []  # paths the child scanned for the leak gate
         self.leaks: list = []  # and what it found there
         self._before = (set(output.written), set(output.keys), set(output.sums), set(output.reused))
-        pid, read, write = fork_with_pipe()
+        go_read, self._go = os.pipe()
+        _go_ends.add(self._go)  # (closed in the child by _close_go_ends)
+        try:
+            pid, read, write = fork_with_pipe()
+        except OSError:
+            os.close(go_read)
+            self.let_go()
+            raise
         if pid == 0:  # the child: run the feature, send back what it wrote, leave
             os.close(read)
-            _child(write, plugins, site, context, output, self._before, check)
+            _child(write, go_read, plugins, site, context, output, self._before, check)
         os.close(write)
+        os.close(go_read)
         self.pid, self._read = pid, read
 
     def join(self, output) -> dict[str, float]:
@@ -133,8 +162,19 @@ class Beside:
         output.reused.update(reused)
         return seconds
 
+    def let_go(self) -> None:
+        """Let the child save what it defers: it waits for this (the site is published), so
+        that its saving (the search index's state: a third of a second, and tens of
+        megabytes packed) does not share the cores or the memory with the leak gate and the
+        swap."""
+        if self._go is not None:
+            _go_ends.discard(self._go)
+            os.close(self._go)
+            self._go = None
+
     def finish(self) -> None:
-        """Wait until the child has saved what it defers (call once the site is published)."""
+        """Let the child save what it defers and wait until it has (once the site is published)."""
+        self.let_go()
         if self.pid is not None:
             os.waitpid(self.pid, 0)
             self.pid = None
@@ -142,6 +182,7 @@ class Beside:
     def detach(self) -> None:
         """Let the child save what it defers after this build has returned (the site is
         published). It holds the build lock until it is done (buildlock.py); `reap` collects it."""
+        self.let_go()
         if self.pid is not None:
             _detached.append(self.pid)
             self.pid = None
@@ -159,7 +200,7 @@ class Beside:
             self._read = None
 
 
-def _child(write: int, plugins, site, context, output, before, check) -> None:
+def _child(write: int, go: int, plugins, site, context, output, before, check) -> None:
     status = 0
     try:
         # One process is enough: the rendering and the other features have the other cores,
@@ -197,10 +238,15 @@ def _child(write: int, plugins, site, context, output, before, check) -> None:
         with os.fdopen(write, "wb") as pipe:
             pipe.write(data)
         # The build has what it needs (it reads to the end of the pipe, closed here) and goes on
-        # to check and publish the site while this process saves the feature's cache, maybe
-        # after the command has returned.
+        # to check and publish the site; this process saves the feature's cache once it has
+        # (the end of `go`), maybe after the command has returned.
         release_streams()
         if result[0] == "ok":
+            try:
+                while os.read(go, 1 << 10):
+                    pass
+            except OSError:
+                pass
             for job in context.deferred:
                 job()
     except BaseException:  # noqa: BLE001

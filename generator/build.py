@@ -153,7 +153,9 @@ def _write_site(root, out_dir, today, progress, plugins, inputs, cache, content,
         if output is not None:
             output.discard()
         raise
-    for job in beside:  # the features' caches, saved while the site was checked and published
+    for job in beside:  # the site is published: the features' processes save their caches
+        job.let_go()
+    for job in beside:
         job.detach() if detach else job.finish()
     files = len(output.written)
     progress.say(progress.t("progress.built", pages=len(pages) + len(SINGLE_PAGES), files=files, out=str(out_dir), seconds=f"{progress.wall_seconds():.2f}"))

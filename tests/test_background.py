@@ -3,7 +3,9 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import signal
 import sys
+import time
 
 import pytest
 
@@ -107,6 +109,55 @@ def test_after_an_edit_the_search_index_starts_before_the_page_keys(tmp_path, mo
     css.write_text("p { margin: 0 }\n", encoding="utf-8")  # a theme file: every page's base key
     edit(notices[6:7], "四改")
     assert rebuilt("theme") == after_keys
+
+
+def test_the_features_save_their_caches_once_the_site_is_published(tmp_path, monkeypatch, forked):
+    """A feature's process saves its cache (what it defers) after the swap, not beside the
+    leak gate and the swap (sharing the cores and the memory with them); processes forked
+    after it (the other features', the rendering's workers) do not hold it back."""
+    root = generate(tmp_path / "site", notices=20, villages=2, seed=4)
+    out = tmp_path / "out"
+    saved = tmp_path / "saved"
+
+    class Saving(Plugin):
+        name = "search"  # a stage name with a catalog entry
+        background = True
+
+        def on_write(self, site, context, output, advance) -> None:
+            output.write_text("feature.txt", "made\n", "a feature")
+            context.defer(lambda: saved.write_text(str((out / "feature.txt").is_file()), encoding="utf-8"))
+
+    sleepers: list[int] = []
+
+    class Forking(Plugin):  # forks a process that outlives the build (as the remover of an old site does)
+        name = "qr"
+
+        def on_write(self, site, context, output, advance) -> None:
+            pid = os.fork()
+            if pid == 0:
+                time.sleep(60)
+                os._exit(0)
+            sleepers.append(pid)
+
+    plugins = [Saving() if p.name == "search" else Forking() if p.name == "qr" else p for p in default_plugins()]
+    monkeypatch.setenv("GONGSHI_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("GONGSHI_JOBS", "4")  # a process per feature: two are forked after this one
+
+    def held_back(signum, frame):
+        raise TimeoutError("a feature's process waited for a process that only inherited its go pipe")
+
+    before = signal.signal(signal.SIGALRM, held_back)
+    signal.alarm(40)  # the forked process sleeps longer
+    try:
+        build(root, out, TODAY, plugins=plugins)
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, before)
+        for pid in sleepers:
+            os.kill(pid, 9)
+            os.waitpid(pid, 0)
+    assert sorted(forked) == ["funds", "search", "supervision"]
+    assert saved.read_text(encoding="utf-8") == "True"  # saved once the site was published
 
 
 class Failing(Plugin):
