@@ -154,6 +154,14 @@ def kind_labels(t) -> list[tuple[str, str]]:
     return [(VILLAGE_KIND, t("search.kind_village"))] + [(kind, t(f"kind.{kind}")) for kind in NOTICE_KINDS]
 
 
+def _published(output, site_path: str) -> str | None:
+    """The site's file as the last build published it (export_changes checks it), or None."""
+    try:
+        return (output.out_dir / site_path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return None
+
+
 class SearchPlugin(Plugin):
     """Writes search.html and the browser's sharded index under search/."""
 
@@ -178,7 +186,7 @@ class SearchPlugin(Plugin):
         previous = ExportState.load(state_file, version) if state_file is not None else None
         sources: dict[str, str] = {}
         docs = documents(site, t, previous.known_documents() if previous is not None else None, sources)
-        exported = export_changes(docs, kinds, site, previous) if previous is not None else None
+        exported = export_changes(docs, kinds, site, previous, read=lambda path: _published(output, path)) if previous is not None else None
         if exported is None:
             exported = export_all(docs, kinds, site, version)
         exported.state.sources = sources

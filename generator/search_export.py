@@ -37,6 +37,7 @@ removed renumbers the documents after it, and the index is made afresh.
 """
 from __future__ import annotations
 
+import hashlib
 import json
 from bisect import bisect_left, insort
 from array import array
@@ -531,35 +532,35 @@ def _position_gaps(positions, tfs) -> str:
 
 
 class Blocks(NamedTuple):
-    """A big term's encoded postings in one field, `encode_term`'s text for the field, cut by
-    document number into blocks of BLOCK_DOCS: after an edit only the blocks that changed are
-    encoded again, the others copied (`encode_blocks`). Kept in the export's state."""
+    """Where a big term's encoded postings in one field lie in its text (`encode_term`'s), cut
+    by document number into blocks of BLOCK_DOCS: after an edit only the blocks that changed
+    are encoded again, the others copied from the text the last build published
+    (`encode_big`). Only this layout is kept in the export's state, not the text."""
 
     field: int
     count: int  # postings
+    start: int  # where the field's triples begin in the term's text (after its number and count)
     numbers: array  # the blocks that have postings (document number // BLOCK_DOCS), in order
-    triples: str  # every posting's document gap, frequency and length byte, encoded
-    cuts: array  # where each block's triples start in `triples`, then their end
-    positions: str  # a character pair's positions (gaps within each posting), else ""
-    places: array  # where each block's positions start in `positions`, then their end
-
-    def text(self) -> str:
-        return digits([self.field, self.count]) + self.triples + self.positions
+    cuts: array  # where each block's triples begin, from `start`, then their end
+    places: array  # where each block's positions begin, from the triples' end, then their end
 
 
 BLOCK_DOCS = 256  # document numbers per block of `Blocks`
 
 
-def encode_blocks(index: IndexBuilder, f: int, postings: Postings, previous: Blocks | None = None,
-                  dirty: frozenset[int] = frozenset()) -> Blocks:
-    """`postings` (of field `f`) encoded as Blocks. `previous`: the field's blocks before the
-    documents in the blocks `dirty` were edited (the same documents, numbered alike). A block
-    is copied from it unless it is dirty, or its first gap counts from a posting that may have
-    moved (a dirty block lies between it and the block with postings before it): only an
-    edited document's postings and length bytes change, and a gap spans only empty blocks."""
+def _encode_field(index: IndexBuilder, f: int, postings: Postings, previous: Blocks | None, old_text: str,
+                  dirty: frozenset[int]) -> tuple[str, str, array, array, array]:
+    """(triples, positions, block numbers, cuts, places) of `postings` (field `f`). `previous`:
+    the field's layout in `old_text` before the documents in the blocks `dirty` were edited
+    (the same documents, numbered alike). A block is copied from there unless it is dirty,
+    or its first gap counts from a posting that may have moved (a dirty block lies between
+    it and the block with postings before it): only an edited document's postings and
+    length bytes change, and a gap spans only empty blocks."""
     docs, tfs, positions = postings.docs, postings.tfs, postings.positions
     codes = index.codes[f]
     old = {k: i for i, k in enumerate(previous.numbers)} if previous is not None else {}
+    if previous is not None:
+        triples_at, spots_at = previous.start, previous.start + previous.cuts[-1]
     numbers, cuts, places = array("I"), array("I", [0]), array("I", [0])
     triples: list[str] = []
     spots: list[str] = []
@@ -574,8 +575,8 @@ def encode_blocks(index: IndexBuilder, f: int, postings: Postings, previous: Blo
         used = sum(block_tfs) if positions is not None else 0
         i = old.get(k)
         if i is not None and not any(last <= d <= k for d in dirty):
-            triple = previous.triples[previous.cuts[i]:previous.cuts[i + 1]]
-            spot = previous.positions[previous.places[i]:previous.places[i + 1]]
+            triple = old_text[triples_at + previous.cuts[i]:triples_at + previous.cuts[i + 1]]
+            spot = old_text[spots_at + previous.places[i]:spots_at + previous.places[i + 1]]
         else:
             block_docs = docs[start:end]
             gaps = [doc - before - 1 for before, doc in zip(chain((docs[start - 1] if start else -1,), block_docs), block_docs)]
@@ -590,19 +591,38 @@ def encode_blocks(index: IndexBuilder, f: int, postings: Postings, previous: Blo
         places.append(spread)
         first += used
         last, start = k, end
-    return Blocks(f, count, numbers, "".join(triples), cuts, "".join(spots), places)
+    return "".join(triples), "".join(spots), numbers, cuts, places
 
 
-def encode_big(index: IndexBuilder, entry: list, previous: tuple[Blocks, ...] = (),
-               dirty: frozenset[int] = frozenset()) -> tuple[Blocks, ...]:
-    """A big term's postings as Blocks per field, from its `previous` ones after an edit:
-    `"".join(b.text() for b in ...)` is `encode_term`'s text."""
-    before = {b.field: b for b in previous}
-    return tuple(encode_blocks(index, f, postings, before.get(f), dirty) for f, postings in enumerate(entry) if postings is not None)
+def encode_big(index: IndexBuilder, entry: list, previous: tuple[Blocks, ...] = (), old_text: str = "",
+               dirty: frozenset[int] = frozenset()) -> tuple[str, tuple[Blocks, ...]]:
+    """A big term's text (`encode_term`'s) and its layout; after an edit, from its `previous`
+    layout in the text the last build published (`old_text`), encoding only what changed."""
+    before = {b.field: b for b in previous} if old_text else {}
+    parts: list[str] = []
+    layout = []
+    at = 0
+    for f, postings in enumerate(entry):
+        if postings is None:
+            continue
+        head = digits([f, len(postings.docs)])
+        triples, spots, numbers, cuts, places = _encode_field(index, f, postings, before.get(f), old_text, dirty)
+        layout.append(Blocks(f, len(postings.docs), at + len(head), numbers, cuts, places))
+        parts += (head, triples, spots)
+        at += len(head) + len(triples) + len(spots)
+    return "".join(parts), tuple(layout)
 
 
-def big_text(blocks: tuple[Blocks, ...]) -> str:
-    return "".join(b.text() for b in blocks)
+def published_terms(path: str, text: str) -> dict[str, str]:
+    """The big terms' texts in a file `search/b/<hash>.js` as `Exported.text` wrote it."""
+    prefix = f"gongshiSearch.shard({json.dumps(path[len('search/'):-len('.js')])},"
+    if not text.startswith(prefix) or not text.endswith(");\n"):
+        return {}
+    try:
+        terms = json.loads(text[len(prefix):-3]).get("terms")
+    except (ValueError, AttributeError):
+        return {}
+    return terms if isinstance(terms, dict) else {}
 
 
 def encode_facet(docs: array) -> str:
@@ -659,27 +679,25 @@ class Term(NamedTuple):
 
 
 def term_result(index: IndexBuilder, term: str, page_files: bool, summary: Summary | None = None,
-                previous: tuple[Blocks, ...] | None = None, edited: frozenset[int] = frozenset()
-                ) -> tuple[Term, tuple[Blocks, ...] | None, dict | None]:
-    """(what the export made of `term`, a big term's encoded postings, its first page's
+                previous: tuple[Blocks, ...] = (), old_text: str = "", edited: frozenset[int] = frozenset()
+                ) -> tuple[Term, tuple[str, tuple[Blocks, ...]] | None, dict | None]:
+    """(what the export made of `term`, a big term's text and layout, its first page's
     records or None). `summary` is the term's up-to-date summary when the caller has it;
-    `previous`, a big term's blocks before the documents of the blocks `edited` were edited."""
+    `previous` and `old_text`, a big term's layout and the text the last build published,
+    before the documents of the blocks `edited` were edited."""
     if term in index.facets:
         text = encode_facet(index.facets[term])
         return Term(term_hash(term), len(text), text, False, False, None, None), None, None
     entry = index.entry(term)
-    blocks = None
+    layout = None
     # Every posting takes three characters or more: a term with a thousand is big for sure.
-    if previous is not None or sum(2 + 3 * len(p.docs) for p in entry if p is not None) >= BIG_BYTES:
-        blocks = encode_big(index, entry, previous or (), edited)
-        text = big_text(blocks)
+    if old_text or sum(2 + 3 * len(p.docs) for p in entry if p is not None) >= BIG_BYTES:
+        text, layout = encode_big(index, entry, previous, old_text, edited)
     else:
         text = encode_term(index, entry)
     big = len(text) >= BIG_BYTES
-    if not big:
-        blocks = None
-    elif blocks is None:
-        blocks = encode_big(index, entry)
+    if big and layout is None:
+        text, layout = encode_big(index, entry)
     first, margin, weights = None, 0.0, ()
     if big or (page_files and index.doc_count(entry) >= PAGE_FILE_MIN_DOCS):
         if summary is None or summary.fields != index.ranked_fields(entry):
@@ -689,7 +707,8 @@ def term_result(index: IndexBuilder, term: str, page_files: bool, summary: Summa
         summary = None
     page = first is not None and _has_page_file(big, first)
     records = first_page_records(index.docs, term, first) if big or page else None
-    return Term(term_hash(term), len(text), None if big else text, big, page, first, summary, margin, weights), blocks, records
+    return (Term(term_hash(term), len(text), None if big else text, big, page, first, summary, margin, weights),
+            (text, layout) if big else None, records)
 
 
 def _has_page_file(big: bool, first: tuple) -> bool:
@@ -750,14 +769,14 @@ class ExportState:
     the documents, the index, what was made of each term and the checksum of each file.
     Kept in the build cache (`state_path`)."""
 
-    VERSION = 4
+    VERSION = 5
 
-    def __init__(self, version: str, index: IndexBuilder, terms: dict[str, Term], blocks: dict[str, tuple[Blocks, ...]],
+    def __init__(self, version: str, index: IndexBuilder, terms: dict[str, Term], layouts: dict[str, tuple[Blocks, ...]],
                  shard_count: int):
         self.version = version
         self.index = index
         self.terms = terms
-        self.blocks = blocks  # big term -> its encoded postings (`encode_big`)
+        self.layouts = layouts  # big term -> where its postings lie in its published text (`encode_big`)
         self.shard_count = shard_count
         self.sums: dict[str, str] = {}  # site path -> sha256 of the file as written
         self.sources: dict[str, str] = {}  # document key -> what it was made from (search.documents)
@@ -836,11 +855,13 @@ class Exported:
     in the previous export (`unchanged`: path -> checksum), a summary for the search page and
     the state to keep for the next build."""
 
-    def __init__(self, index: IndexBuilder, terms: dict[str, Term], blocks: dict[str, tuple[Blocks, ...]], kinds, site,
-                 version: str, records: dict | None = None):
+    def __init__(self, index: IndexBuilder, terms: dict[str, Term], layouts: dict[str, tuple[Blocks, ...]], kinds, site,
+                 version: str, texts: dict | None = None, records: dict | None = None, published=None):
         self.index, self.terms = index, terms
-        self.blocks = blocks  # big term -> its encoded postings
+        self.texts = texts or {}  # big term -> its text, made by this export
         self.records = records or {}  # term -> first page records already made
+        # big term -> its text as the last build published it, when its postings did not change
+        self.published = published or (lambda term: None)
         self.unchanged: dict[str, str] = {}  # set by export_changes
         self.edited: int | None = None  # documents replaced in the previous state (None: made afresh)
         docs = index.docs
@@ -859,7 +880,7 @@ class Exported:
         self.villages = [[v.id, v.village.name, t.slug] for t in site.townships for v in sorted(t.villages, key=lambda v: v.id)]
         self.summary = {"documents": len(docs), "shards": self.shard_count, "big": len(self.big), "groups": self.group_count,
                         "years": years, "kinds": kinds, "townships": [(t.slug, t.name) for t in site.townships]}
-        self.state = ExportState(version, index, terms, blocks, self.shard_count)
+        self.state = ExportState(version, index, terms, layouts, self.shard_count)
 
     def paths(self) -> list[str]:
         paths = {f"search/t/{n}.js" for n in range(self.shard_count)}
@@ -881,6 +902,12 @@ class Exported:
                     members.setdefault("search/p/%08x.js" % info.hash, []).append(term)
             self._members = members
         return self._members
+
+    def _text(self, term: str) -> str:
+        text = self.texts.get(term)
+        if text is None:
+            text = self.published(term)
+        return text if text is not None else encode_term(self.index, self.index.entry(term))
 
     def _records(self, term: str) -> dict:
         records = self.records.get(term)
@@ -906,7 +933,7 @@ class Exported:
             return script("shard", name, shard)
         data: dict = {"docs": {}}
         if name.startswith("b/"):
-            data["terms"] = {term: big_text(self.blocks[term]) for term in terms}
+            data["terms"] = {term: self._text(term) for term in terms}
         for term in terms:
             data["docs"].update(self._records(term))
         return script("shard" if name.startswith("b/") else "page", name, data)
@@ -927,25 +954,29 @@ def export_all(docs: list[SearchDoc], kinds: list[tuple[str, str]], site, versio
     bounds = [len(terms) * share // count for share in range(count + 1)]
     parts = run_parallel([lambda start=start, end=end: _term_results(index, terms[start:end], page_files)
                           for start, end in zip(bounds, bounds[1:])], min_jobs=2)
-    infos, blocks, records = {}, {}, {}
+    infos, texts, layouts, records = {}, {}, {}, {}
     for part in parts:
-        for term, (info, made_blocks, made) in part.items():
+        for term, (info, big, made) in part.items():
             infos[term] = info
-            if made_blocks is not None:
-                blocks[term] = made_blocks
+            if big is not None:
+                texts[term], layouts[term] = big
             if made is not None:
                 records[term] = made
-    return Exported(index, infos, blocks, kinds, site, version, records=records)
+    return Exported(index, infos, layouts, kinds, site, version, texts=texts, records=records)
 
 
-def export_changes(docs: list[SearchDoc], kinds: list[tuple[str, str]], site, state: ExportState) -> Exported | None:
+def export_changes(docs: list[SearchDoc], kinds: list[tuple[str, str]], site, state: ExportState,
+                   read=lambda path: None) -> Exported | None:
     """The index of `docs` from the previous export's state, when the documents are the same
     ones in the same order and only some were edited (None otherwise: export everything).
 
     Only the edited documents are analysed again, only their terms encoded again (a big term's
     blocks of the edited documents), and a first
     page is ranked again only from its summary when a field's total length changed. Files
-    that nothing changed in are `unchanged`; the result is the same as `export_all`'s."""
+    that nothing changed in are `unchanged`; the result is the same as `export_all`'s.
+    `read(path)`: the text of the site's file at `path` as the last build published it, or
+    None; a big term's unchanged blocks are taken from it when its checksum is the one the
+    state recorded (else the term is encoded whole)."""
     index = state.index
     old_docs = list(index.docs)
     if len(old_docs) != len(docs) or any(a.key != b.key for a, b in zip(old_docs, docs)):
@@ -975,17 +1006,31 @@ def export_changes(docs: list[SearchDoc], kinds: list[tuple[str, str]], site, st
     new_totals = {f for f, (a, b) in enumerate(zip(totals, index.totals)) if a != b}
     page_files = has_page_files(len(docs))
     terms = dict(old_terms)
-    blocks = dict(state.blocks)
+    layouts = dict(state.layouts)
+    files: dict[str, dict[str, str]] = {}  # path -> the big terms' texts the last build published in it
+
+    def published(term: str) -> str | None:
+        info = old_terms.get(term)
+        if info is None or not info.big:
+            return None
+        path = "search/b/%08x.js" % info.hash
+        if path not in files:
+            text = read(path)
+            ok = text is not None and hashlib.sha256(text.encode("utf-8")).hexdigest() == state.sums.get(path)
+            files[path] = published_terms(path, text) if ok else {}
+        return files[path].get(term)
+
     edited_blocks = frozenset(n // BLOCK_DOCS for n in edited)
     changed: set[str] = set()  # terms whose files must be made again
-    records = {}
+    texts, records = {}, {}
     for term in touched:
-        blocks_before = blocks.pop(term, None)
+        layout = layouts.pop(term, None)
+        old_text = (published(term) or "") if layout is not None else ""
         if term in index.facets or any(term in field for field in index.fields):
-            info, made_blocks, made = term_result(index, term, page_files, summaries.get(term), blocks_before, edited_blocks)
+            info, big, made = term_result(index, term, page_files, summaries.get(term), layout or (), old_text, edited_blocks)
             terms[term] = info
-            if made_blocks is not None:
-                blocks[term] = made_blocks
+            if big is not None:
+                texts[term], layouts[term] = big
             if made is not None:
                 records[term] = made
         else:
@@ -1009,7 +1054,8 @@ def export_changes(docs: list[SearchDoc], kinds: list[tuple[str, str]], site, st
     for term, info in terms.items():  # records quoting an edited document
         if (info.big or info.page) and not edited_set.isdisjoint(info.first):
             changed.add(term)
-    exported = Exported(index, terms, blocks, kinds, site, state.version, records=records)
+    exported = Exported(index, terms, layouts, kinds, site, state.version, texts=texts, records=records,
+                        published=published)
     exported.edited = len(edited)
     dirty = {"search/meta.js", "search/v.js"} | {f"search/r/{n // GROUP_SIZE}.js" for n in edited}
     for term in changed:

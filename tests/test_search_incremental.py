@@ -102,7 +102,8 @@ def test_random_edits_give_the_files_of_a_whole_export(county, small_thresholds,
         chosen = rng.sample(range(30 if tight and rng.random() < 0.7 else len(current)), rng.choice([1, 1, 2, 5]))
         for n in chosen:
             current[n] = edit(rng, current[n], docs) if rng.random() < 0.85 else docs[n]  # or undone
-        exported = search_export.export_changes(current, kinds, site, state)
+        published = files  # what the last build published: big terms' unchanged blocks come from there
+        exported = search_export.export_changes(current, kinds, site, state, read=published.get)
         assert exported is not None
         whole = search_export.export_all(current, kinds, site, "v").files()
         assert exported.paths() == sorted(whole)
@@ -115,7 +116,33 @@ def test_random_edits_give_the_files_of_a_whole_export(county, small_thresholds,
         fewer += len(made) < len(whole) // 2
         exported.state.sums = checksums(whole)
         state = pickle.loads(pickle.dumps(exported.state))
+        files = whole
     assert fewer  # an edit does not make the whole index again
+
+
+def test_big_terms_unchanged_blocks_come_from_the_published_files_when_their_checksums_are_right(county, small_thresholds, monkeypatch):
+    """After an edit a big term's blocks that did not change are copied from the file the last
+    build published, but only from a file whose checksum is the one the state recorded: a file
+    changed since (by hand, or by a build into another folder) is not trusted."""
+    docs, kinds, site = county
+    first = search_export.export_all(docs, kinds, site, "v")
+    files = first.files()
+    first.state.sums = checksums(files)
+    saved = pickle.dumps(first.state)
+    current = list(docs)
+    current[7] = dataclasses.replace(docs[7], title=docs[7].title + "（更正）")
+    whole = search_export.export_all(current, kinds, site, "v").files()
+    used: list[int] = []
+    real = search_export.published_terms
+    monkeypatch.setattr(search_export, "published_terms", lambda path, text: (used.append(1), real(path, text))[1])
+    tampered = {path: text.replace('":"', '":"A', 1) for path, text in files.items()}  # still JSON, other postings
+    for read, trusted in ((files.get, True), (tampered.get, False), ({}.get, False)):
+        used.clear()
+        exported = search_export.export_changes(current, kinds, site, pickle.loads(saved), read=read)
+        for path in exported.paths():
+            if path not in exported.unchanged:
+                assert exported.text(path) == whole[path], path
+        assert bool(used) == trusted
 
 
 def test_one_title_edit_remakes_few_files(county, small_thresholds):
