@@ -87,13 +87,14 @@ def documents(site, t, known: dict | None = None, sources: dict | None = None) -
     notices, notices newest first.
 
     `known` ({key: (source, document)}, from the previous build) gives back the documents
-    whose source (`_source`: the record's digest and the names and address it is shown
-    with) did not change; `sources` receives every document's source."""
+    whose source (a short hash of `_source`: the record's digest and the names and address
+    it is shown with) did not change; `sources` receives every document's source."""
     docs = []
     known = known or {}
     sources = {} if sources is None else sources
 
     def document(key: str, source: str, make) -> SearchDoc:
+        source = hashlib.blake2b(source.encode("utf-8"), digest_size=16).digest()  # kept for ten thousand documents
         sources[key] = source
         previous = known.get(key)
         return previous[1] if previous is not None and previous[0] == source else make()
@@ -184,7 +185,7 @@ class SearchPlugin(Plugin):
         state_file = context.cache_dir / "search" / "export.pickle" if context.cache_dir is not None else None
         version = state_version()
         previous = ExportState.load(state_file, version) if state_file is not None else None
-        sources: dict[str, str] = {}
+        sources: dict[str, bytes] = {}
         docs = documents(site, t, previous.known_documents() if previous is not None else None, sources)
         exported = export_changes(docs, kinds, site, previous, read=lambda path: _published(output, path)) if previous is not None else None
         if exported is None:

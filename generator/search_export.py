@@ -616,11 +616,16 @@ def encode_big(index: IndexBuilder, entry: list, previous: tuple[Blocks, ...] = 
 def published_terms(path: str, text: str) -> dict[str, str]:
     """The big terms' texts in a file `search/b/<hash>.js` as `Exported.text` wrote it."""
     prefix = f"gongshiSearch.shard({json.dumps(path[len('search/'):-len('.js')])},"
-    if not text.startswith(prefix) or not text.endswith(");\n"):
+    if not text.startswith(prefix) or not text.endswith("}});\n"):
+        return {}
+    # {"docs":{...},"terms":{...}} (keys sorted): only the terms are read, not the records
+    # before them. No string holds an unescaped quote, so this is the top-level key.
+    at = text.rfind(',"terms":{')
+    if at < len(prefix):
         return {}
     try:
-        terms = json.loads(text[len(prefix):-3]).get("terms")
-    except (ValueError, AttributeError):
+        terms = json.loads(text[at + len(',"terms":'):-len("});\n")])
+    except ValueError:
         return {}
     return terms if isinstance(terms, dict) else {}
 
@@ -769,7 +774,7 @@ class ExportState:
     the documents, the index, what was made of each term and the checksum of each file.
     Kept in the build cache (`state_path`)."""
 
-    VERSION = 5
+    VERSION = 6
 
     def __init__(self, version: str, index: IndexBuilder, terms: dict[str, Term], layouts: dict[str, tuple[Blocks, ...]],
                  shard_count: int):
@@ -779,7 +784,7 @@ class ExportState:
         self.layouts = layouts  # big term -> where its postings lie in its published text (`encode_big`)
         self.shard_count = shard_count
         self.sums: dict[str, str] = {}  # site path -> sha256 of the file as written
-        self.sources: dict[str, str] = {}  # document key -> what it was made from (search.documents)
+        self.sources: dict[str, bytes] = {}  # document key -> what it was made from, hashed (search.documents)
 
     def known_documents(self) -> dict:
         """{key: (source, document)}: the documents to give back when their source is the same."""
