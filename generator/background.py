@@ -15,9 +15,9 @@ The build takes their results back at the point where the feature would have run
 files each wrote (and their keys and checksums, for the manifest), or the error it raised,
 which stops the build exactly as if it had been raised here. Each child also scans the files
 it wrote for the leak gate (its findings join the gate's report, in the same order), so
-the gate's last step reads only what this process wrote. What it defers (saving its cache for the next
-build) it does once the site is published (`Beside.let_go`). The files are the same bytes
-as when the feature runs in this process (tests/test_background.py).
+the gate's last step reads only what this process wrote. What it defers (saving its cache
+for the next build) it does once the site is published (`Beside.let_go`). The files are the
+same bytes as when the feature runs in this process (tests/test_background.py).
 
 Small sites, one-core machines, platforms without `fork` and `GONGSHI_JOBS=1` run every
 feature here, in order.
