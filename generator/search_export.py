@@ -538,7 +538,6 @@ class Blocks(NamedTuple):
     (`encode_big`). Only this layout is kept in the export's state, not the text."""
 
     field: int
-    count: int  # postings
     start: int  # where the field's triples begin in the term's text (after its number and count)
     numbers: array  # the blocks that have postings (document number // BLOCK_DOCS), in order
     cuts: array  # where each block's triples begin, from `start`, then their end
@@ -607,7 +606,7 @@ def encode_big(index: IndexBuilder, entry: list, previous: tuple[Blocks, ...] = 
             continue
         head = digits([f, len(postings.docs)])
         triples, spots, numbers, cuts, places = _encode_field(index, f, postings, before.get(f), old_text, dirty)
-        layout.append(Blocks(f, len(postings.docs), at + len(head), numbers, cuts, places))
+        layout.append(Blocks(f, at + len(head), numbers, cuts, places))
         parts += (head, triples, spots)
         at += len(head) + len(triples) + len(spots)
     return "".join(parts), tuple(layout)
@@ -701,7 +700,7 @@ def term_result(index: IndexBuilder, term: str, page_files: bool, summary: Summa
     else:
         text = encode_term(index, entry)
     big = len(text) >= BIG_BYTES
-    if big and layout is None:
+    if big and layout is None:  # (a term of a few hundred postings with long gaps: encoded twice)
         text, layout = encode_big(index, entry)
     first, margin, weights = None, 0.0, ()
     if big or (page_files and index.doc_count(entry) >= PAGE_FILE_MIN_DOCS):
@@ -774,7 +773,7 @@ class ExportState:
     the documents, the index, what was made of each term and the checksum of each file.
     Kept in the build cache (`state_path`)."""
 
-    VERSION = 6
+    VERSION = 7
 
     def __init__(self, version: str, index: IndexBuilder, terms: dict[str, Term], layouts: dict[str, tuple[Blocks, ...]],
                  shard_count: int):
@@ -975,10 +974,10 @@ def export_changes(docs: list[SearchDoc], kinds: list[tuple[str, str]], site, st
     """The index of `docs` from the previous export's state, when the documents are the same
     ones in the same order and only some were edited (None otherwise: export everything).
 
-    Only the edited documents are analysed again, only their terms encoded again (a big term's
-    blocks of the edited documents), and a first
-    page is ranked again only from its summary when a field's total length changed. Files
-    that nothing changed in are `unchanged`; the result is the same as `export_all`'s.
+    Only the edited documents are analysed again, only their terms encoded again (of a big
+    term, only its blocks that changed), and a first page is ranked again only from its
+    summary when a field's total length changed. Files that nothing changed in are
+    `unchanged`; the result is the same as `export_all`'s.
     `read(path)`: the text of the site's file at `path` as the last build published it, or
     None; a big term's unchanged blocks are taken from it when its checksum is the one the
     state recorded (else the term is encoded whole)."""
