@@ -25,7 +25,6 @@ from markupsafe import Markup
 
 from .fingerprint import short_fingerprint
 from .i18n import Translator
-from .output import digest
 from .parallel import MIN_JOBS, run_parallel
 from .plugins import Plugin
 from .qr import QUIET_ZONE, QrCache
@@ -178,29 +177,30 @@ class QrPlugin(Plugin):
 
     def on_write(self, site, context, output, advance) -> None:
         render, codes = context.renderer.render, context.globals["qr"]
-        # Each file is made from its page alone: an unchanged page's files are reused.
+        # Each file is made from its page alone: an unchanged page's files are reused. Their
+        # key is the page's own (the manifest keeps one per path, so the path need not be in it).
+        files = []  # (site path, key, made from, how to make it, village)
         for village in site.villages.values():
             for number in range(1, len(village.village.team) + 1):
-                path, made_from = vcard_path(village.id, number), f"{village.id} team member {number}"
-                key = digest(village.key, path)
-                if not output.reuse(path, key, made_from):
-                    output.write_bytes(path, codes.vcard_text(village, number).encode("utf-8"), made_from, key=key)
+                files.append((vcard_path(village.id, number), village.key, f"{village.id} team member {number}",
+                              lambda village=village, number=number: codes.vcard_text(village, number), village.id))
             if village.village.team:
                 path = contacts_path(village.id)
-                key = digest(village.key, path)
-                if not output.reuse(path, key, f"{village.id} contact codes"):
-                    output.write_text(path, render("contacts.html", path, village=village), f"{village.id} contact codes", key=key)
+                files.append((path, village.key, f"{village.id} contact codes",
+                              lambda path=path, village=village: render("contacts.html", path, village=village), village.id))
             path = card_sheet_path(village.id)
-            key = digest(village.key, path)
-            if not output.reuse(path, key, f"{village.id} household cards"):
-                output.write_text(path, render("card_sheet.html", path, village=village), f"{village.id} household cards", key=key)
-            advance()
+            files.append((path, village.key, f"{village.id} household cards",
+                          lambda path=path, village=village: render("card_sheet.html", path, village=village), village.id))
         posters = []
         for notice in site.notices.values():
             path = poster_path(notice.id)
-            key = digest(notice.key, path)
-            if output.reuse(path, key, f"{notice.id} poster"):
-                advance()
-                continue
-            posters.append((path, f"{notice.id} poster", key, lambda path=path, notice=notice: render("poster.html", path, notice=notice)))
-        output.write_many(posters, advance)
+            posters.append((path, notice.key, f"{notice.id} poster", lambda path=path, notice=notice: render("poster.html", path, notice=notice)))
+        missed = output.reuse_many(files)
+        advance(len(site.villages) - len({file[4] for file in missed}))
+        for number, (path, key, made_from, make, village_id) in enumerate(missed):
+            output.write_text(path, make(), made_from, key=key)
+            if number + 1 == len(missed) or missed[number + 1][4] != village_id:
+                advance()  # that village's last file
+        missed = output.reuse_many(posters)
+        advance(len(posters) - len(missed))
+        output.write_many([(path, made_from, key, make) for path, key, made_from, make in missed], advance)
