@@ -167,15 +167,14 @@ TEMPLATES = {"TownshipPage": ("township.html", "township"), "VillagePage": ("vil
 
 
 def render_pages(site: Site, renderer: Renderer, output: Output, media: dict, pages, advance) -> None:
+    files = [(path, page.key, getattr(page, "id", getattr(page, "name", "")), page) for path, page in pages]
+    missed = output.reuse_many(files)
+    advance(len(files) - len(missed))
     jobs = []
-    for path, page in pages:
-        made_from = getattr(page, "id", getattr(page, "name", ""))
-        if output.reuse(path, page.key, made_from):
-            advance()
-            continue
+    for path, key, made_from, page in missed:
         template, name = TEMPLATES[type(page).__name__]
         make = lambda template=template, path=path, context={name: page, "media": media}: renderer.render(template, path, **context)  # noqa: E731
-        jobs.append((path, made_from, page.key, make))
+        jobs.append((path, made_from, key, make))
     output.write_many(jobs, advance)
     for path in SINGLE_PAGES:
         output.write_text(path, renderer.render(path, path), path)

@@ -201,6 +201,22 @@ class Output:
         self.keys[site_path] = key
         return True
 
+    def reuse_many(self, files: list[tuple]) -> list[tuple]:
+        """`reuse` for many (site_path, key, made_from, ...) tuples at once (what follows the
+        third is the caller's): returns those not reused, in their order. The standby's files
+        that stay in place, after an edit nearly all of them, are settled by set operations;
+        a call each cost 25,000 files 0.15 s."""
+        wanted = {file[0]: file[1] for file in files}
+        kept: set[str] = set()
+        # A path asked for twice, or already written, goes one by one: reuse() says which.
+        if self._standby_files and len(wanted) == len(files) and self.written.keys().isdisjoint(wanted):
+            kept = {site_path for site_path, _ in wanted.items() & self.standby.get("keys", {}).items()}
+            kept &= self._standby_files
+            self.written.update((file[0], file[2]) for file in files if file[0] in kept)
+            self.keys.update((site_path, wanted[site_path]) for site_path in kept)
+            self.reused.update(kept)
+        return [file for file in files if file[0] not in kept and not self.reuse(*file[:3])]
+
     def reuse_bytes(self, site_path: str, checksum: str, made_from: str) -> bool:
         """Keep the standby's file or link the previous build's when its bytes had this
         checksum (a file made without a key, whose maker knows it did not change); False otherwise."""

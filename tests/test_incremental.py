@@ -219,6 +219,47 @@ def test_the_standby_gives_way_where_a_file_became_a_folder_or_a_folder_a_file(t
     assert folders(out) == ["a", "more"]
 
 
+def test_reusing_many_files_at_once_is_reusing_each_in_turn(tmp_path):
+    """Output alone: `reuse_many` keeps the standby's files made from the same key, links the
+    previous build's, returns the rest in their order, and refuses a path made twice."""
+    from generator.errors import BuildError
+    from generator.output import Output
+
+    out, manifest = tmp_path / "out", tmp_path / "cache" / "builds" / "site.manifest"
+    first = {"a": "1", "b": "1", "c": "1", "d/x": "1", "d/y": "1", "g": "1"}
+    second = {**first, "b": "2", "e": "2"}
+    for files in (first, second):  # the first site becomes the standby, the second the previous
+        output = Output(out, manifest)
+        for site_path, key in files.items():
+            output.write_bytes(site_path, f"{site_path} from {key}".encode(), "test", key=key)
+        output.commit(inputs="i", gate="g")
+
+    (manifest.with_suffix(".standby") / "d" / "y").unlink()  # a file its manifest lists, gone: linked instead
+    output = Output(out, manifest)
+    assert output._standby_files and output.standby["keys"] == first
+    files = [("d/x", "1", "x", "extra"), ("b", "2", "b", None), ("c", "3", "c", None), ("e", "2", "e", None),
+             ("new", "1", "n", None), ("a", "1", "a", None), ("d/y", "1", "y", None)]
+    assert output.reuse_many(files) == [("c", "3", "c", None), ("new", "1", "n", None)]
+    assert output.reused == {"a", "b", "d/x", "d/y", "e"}
+    assert output.written == {"d/x": "x", "b": "b", "e": "e", "a": "a", "d/y": "y"}
+    assert output.keys == {"a": "1", "b": "2", "d/x": "1", "d/y": "1", "e": "2"}
+    output.write_bytes("c", b"c from 3", "c", key="3")
+    output.write_bytes("new", b"new from 1", "n", key="1")
+    output.commit(inputs="i", gate="g")
+    assert tree_bytes(out) == {"a": b"a from 1", "b": b"b from 2", "c": b"c from 3", "d/x": b"d/x from 1",
+                               "d/y": b"d/y from 1", "e": b"e from 2", "new": b"new from 1"}
+
+    output = Output(out, manifest)
+    output.write_bytes("a", b"a", "the first maker", key="1")
+    with pytest.raises(BuildError, match="two pages map to a: the first maker and the second"):
+        output.reuse_many([("b", "2", "b"), ("a", "1", "the second")])
+    output.discard()
+    output = Output(out, manifest)
+    with pytest.raises(BuildError, match="two pages map to b: one and two"):
+        output.reuse_many([("b", "2", "one"), ("c", "3", "c"), ("b", "2", "two")])
+    output.discard()
+
+
 def test_a_failed_build_on_the_standby_leaves_the_site_and_the_next_build_right(tmp_path, monkeypatch):
     root, cache, out = built_twice(tmp_path, monkeypatch, seed=8)
     assert standby_of(cache).is_dir()
