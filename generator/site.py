@@ -8,6 +8,7 @@ step for beneficiaries. Templates only lay this out; they compute nothing.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections import defaultdict
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -62,6 +63,15 @@ class FundTotals:
         for table, key in ((self.by_year, notice.posted.year), (self.by_source, notice.funds.source or ""), (self.by_kind, notice.kind)):
             table[key] = table.get(key, Decimal(0)) + amount
 
+    def include(self, other: "FundTotals") -> None:
+        """Add another's sums (a village's to its township's): the same exact Decimals as adding
+        its notices one by one, for a few additions instead of one per notice."""
+        self.total += other.total
+        self.notices += other.notices
+        for table, theirs in ((self.by_year, other.by_year), (self.by_source, other.by_source), (self.by_kind, other.by_kind)):
+            for key, amount in theirs.items():
+                table[key] = table.get(key, Decimal(0)) + amount
+
     def sorted_years(self):
         return sorted(self.by_year.items())
 
@@ -75,8 +85,13 @@ class NoticePage:
     village: "VillagePage"
     url: str  # site path, e.g. notices/2024-q1-fund.html
     status: PostingStatus
-    beneficiaries: list[PublishedBeneficiary]
+    names: str  # the config's `privacy.names`: how beneficiaries' names are shown
     key: str = ""  # hash of everything the page is made from (set by the build)
+
+    @functools.cached_property
+    def beneficiaries(self) -> list[PublishedBeneficiary]:
+        """Made when a page or file shows them: after an edit, only the pages made again do."""
+        return [publish_beneficiary(b, self.names) for b in self.notice.beneficiaries]
 
     @property
     def id(self) -> str:
@@ -157,14 +172,16 @@ class Site:
                 village=village,
                 url=f"notices/{notice.id}.html",
                 status=PostingStatus.of(notice, today),
-                beneficiaries=[publish_beneficiary(b, config.privacy.names) for b in notice.beneficiaries],
+                names=config.privacy.names,
             )
             notices[notice.id] = page
             village.notices.append(page)
             village.funds.add(notice)
-            village.township.funds.add(notice)
-            site_funds.add(notice)
+        for village in villages.values():
+            village.township.funds.include(village.funds)
         ordered = sorted(townships.values(), key=lambda t: t.slug)
+        for township in ordered:
+            site_funds.include(township.funds)
         by_township = {t.name: t.funds.total for t in ordered}
         return cls(config, today, ordered, villages, notices, embargoed, site_funds, by_township)
 
