@@ -10,9 +10,12 @@ temporary folder. A child runs a group of them, one after the other: in a full b
 group per core beyond the first, in a rebuild after an edit one per feature (`groups`).
 After an edit, those that do not read the page keys (`Plugin.needs_page_keys`: the search
 index, the rebuild's longest part) start before the keys are made, while this process makes
-them (`start_early`).
+them (`start_early`); one that needs no renderer either (`Plugin.needs_renderer`: the search
+index again, whose page is rendered here by its `on_written`) starts before the other
+features' `on_site`.
 The build takes their results back at the point where the feature would have run: which
-files each wrote (and their keys and checksums, for the manifest), or the error it raised,
+files each wrote (and their keys and checksums, for the manifest), what its `on_write`
+returned (for its `on_written`), or the error it raised,
 which stops the build exactly as if it had been raised here. Each child also scans the files
 it wrote for the leak gate (its findings join the gate's report, in the same order), so
 the gate's last step reads only what this process wrote. What it defers (saving its cache
@@ -117,6 +120,7 @@ class Beside:
         self.names = ", ".join(plugin.name for plugin in plugins)
         self.checked: list[str] = []  # paths the child scanned for the leak gate
         self.leaks: list = []  # and what it found there
+        self.values: dict = {}  # what each feature's on_write returned, by name (for on_written)
         self._before = (set(output.written), set(output.keys), set(output.sums), set(output.reused))
         go_read, self._go = os.pipe()
         _go_ends.add(self._go)  # (closed in the child by _close_go_ends)
@@ -152,7 +156,7 @@ class Beside:
             raise BuildError(payload)
         if outcome == "crash":  # an unexpected error: its traceback, last line last (cli shows that)
             raise RuntimeError(f"the {self.names} stage failed in its process:\n{payload}")
-        written, keys, sums, reused, seconds, self.checked, self.leaks = payload
+        written, keys, sums, reused, seconds, self.values, self.checked, self.leaks = payload
         for site_path, made_from in written.items():
             if site_path in output.written:
                 raise BuildError(f"two pages map to {site_path}: {output.written[site_path]} and {made_from}")
@@ -208,10 +212,10 @@ def _child(write: int, go: int, plugins, site, context, output, before, check) -
         os.environ["GONGSHI_JOBS"] = "1"
         context.deferred = []
         try:
-            seconds = {}
+            seconds, values = {}, {}
             for plugin in plugins:
                 start = time.perf_counter()
-                plugin.on_write(site, context, output, lambda n=1: None)
+                values[plugin.name] = plugin.on_write(site, context, output, lambda n=1: None)
                 seconds[plugin.name] = time.perf_counter() - start
             written_before, keys_before, sums_before, reused_before = before
             written = {p: m for p, m in output.written.items() if p not in written_before}
@@ -223,6 +227,7 @@ def _child(write: int, go: int, plugins, site, context, output, before, check) -
                 {p: s for p, s in output.sums.items() if p not in sums_before},
                 reused,
                 seconds,
+                values,
                 checked,
                 leaks,
             ))

@@ -20,7 +20,7 @@ from .media_stage import cache_dir, publish_media
 from .output import Output, digest, remove_killed_build
 from .plugins import BuildContext, Plugin, default_plugins
 from .progress import Progress
-from .render import Renderer
+from .render import Renderer, theme_dirs
 from .speed import frozen_heap
 from .site import Site
 
@@ -72,26 +72,19 @@ def _build(root, out_dir, today, progress, plugins, inputs, detach, cache) -> Bu
         plugins = default_plugins() if plugins is None else plugins
         context = BuildContext(root=root, config=content.config, today=today, cache_dir=cache, content=content)
         try:
-            for plugin in plugins:
-                with progress.stage(plugin.name, report=False):
-                    plugin.on_site(site, context)
-            freeze()
-            return _write_site(root, out_dir, today, progress, plugins, inputs, cache, content, site, context, detach)
+            return _write_site(root, out_dir, today, progress, plugins, inputs, cache, content, site, context, detach, freeze)
         finally:
             for plugin in plugins:
                 plugin.close()
 
 
-def _write_site(root, out_dir, today, progress, plugins, inputs, cache, content, site, context, detach) -> BuildResult:
-    # Phase two: render into a temporary folder, check it, swap it in.
+def _write_site(root, out_dir, today, progress, plugins, inputs, cache, content, site, context, detach, freeze) -> BuildResult:
+    # Phase two: prepare the features, render into a temporary folder, check it, swap it in.
     beside: list[background.Beside] = []
     output = None
     try:
         output = Output(out_dir, manifest_path(context.cache_dir, out_dir))
-        renderer = Renderer(root, content.config, today, extra_globals={"site": site, "project_fields": PROJECT_FIELDS, **context.globals},
-                            cache_dir=cache)
-        context.renderer = renderer
-        base = base_key(root, renderer, today, plugins)
+        base = base_key(root, theme_dirs(root, content.config.theme), today, plugins)
         pages = list(site.all_pages())
         # Features that need only the model write their files beside the rendering (background.py).
         rules = Rules(content)  # the leak gate's, for the features' processes and the gate
@@ -109,9 +102,28 @@ def _write_site(root, out_dir, today, progress, plugins, inputs, cache, content,
                 pass
 
         edit = output.previous.get("base") == base and content.changed is not None and content.changed <= background.EDIT_ENTRIES
-        if background.start_early(len(pages), edit):
+        soon = background.start_early(len(pages), edit)
+        # After an edit, a feature that needs neither the renderer nor the page keys (the
+        # search index, the rebuild's longest part) starts before the others are prepared.
+        first = [plugin for plugin in plugins if soon and plugin.background and not plugin.needs_page_keys and not plugin.needs_renderer]
+        for plugin in first:
+            with progress.stage(plugin.name, report=False):
+                plugin.on_site(site, context)
+        if first:
+            freeze()  # what was made so far, out of the garbage collector's way in that process too
+            for plugin in first:
+                start([plugin])
+        for plugin in plugins:
+            if plugin not in first:
+                with progress.stage(plugin.name, report=False):
+                    plugin.on_site(site, context)
+        freeze()
+        renderer = Renderer(root, content.config, today, extra_globals={"site": site, "project_fields": PROJECT_FIELDS, **context.globals},
+                            cache_dir=cache)
+        context.renderer = renderer
+        if soon:  # the others that need no page key, once the renderer is made
             for plugin in plugins:
-                if plugin.background and not plugin.needs_page_keys:
+                if plugin.background and not plugin.needs_page_keys and plugin not in first:
                     start([plugin])
         with progress.stage("media") as advance:
             media = publish_media(site, root, output, advance)
@@ -125,10 +137,11 @@ def _write_site(root, out_dir, today, progress, plugins, inputs, cache, content,
         away = {plugin.name for job in beside for plugin in job.plugins}
         with progress.stage("render", total=len(pages) + len(SINGLE_PAGES)) as advance:
             render_pages(site, renderer, output, media, pages, advance)
+        values = {}  # what each feature's on_write returned, for its on_written
         for plugin in plugins:  # the features written here first, while the others finish
             if plugin.name not in away:
                 with progress.stage(plugin.name) as advance:
-                    plugin.on_write(site, context, output, advance)
+                    values[plugin.name] = plugin.on_write(site, context, output, advance)
         early: tuple[list[str], list] = ([], [])
         if beside:
             # While the features' processes finish (on a cold build they can run seconds past
@@ -137,9 +150,13 @@ def _write_site(root, out_dir, today, progress, plugins, inputs, cache, content,
             with progress.stage("gate", report=False):
                 early = check(output.written, output.reused)
         seconds = {name: spent for job in beside for name, spent in job.join(output).items()}
+        for job in beside:
+            values.update(job.values)
         for plugin in plugins:  # reported in the features' order
             if plugin.name in seconds:
                 progress.record(plugin.name, seconds[plugin.name])
+        for plugin in plugins:
+            plugin.on_written(site, context, output, values.get(plugin.name))
         with progress.stage("assets"):
             copy_static(renderer, output)
             write_sitemap(renderer, output, base)
@@ -226,10 +243,11 @@ def run_leak_gate(content, output: Output, rules: Rules, beside=(), early=((), (
 
 # -- incremental builds: what each page is made from ------------------------------------------
 
-def base_key(root: Path, renderer: Renderer, today: dt.date, plugins) -> str:
-    """What every page depends on: the tool, the theme, the config, the date, the features."""
+def base_key(root: Path, themes: list[Path], today: dt.date, plugins) -> str:
+    """What every page depends on: the tool, the theme (its folders, `render.theme_dirs`), the
+    config, the date, the features."""
     theme_files = []
-    for theme in renderer.theme_dirs:
+    for theme in themes:
         for path in sorted(p for p in theme.rglob("*") if p.is_file()):
             theme_files.append(f"{path.relative_to(theme).as_posix()}\0{digest(path.read_bytes())}")
     config = (root / "site_config.yaml").read_bytes()

@@ -7,7 +7,12 @@ catalogs) and any of these methods, each a no-op by default:
 - `on_site(site, context)`: after the model is built and before anything is rendered. Put
   whatever templates need into `context.globals` (a dict handed to Jinja as globals).
 - `on_write(site, context, output, advance)`: after the pages are rendered; write the
-  plugin's own files through `output` (which refuses two files at one path).
+  plugin's own files through `output` (which refuses two files at one path). What it
+  returns (something pickle can carry: it may come from the feature's own process) is
+  handed to `on_written`.
+- `on_written(site, context, output, value)`: in the build's own process, once `on_write`
+  is done there or in the feature's process; for what needs the renderer when `on_write`
+  does not have it (see `needs_renderer`).
 - `page_key(page)`: text that goes into the page's key when the plugin shows data on the
   page that the model does not hold (a notice's git history, say). Files a plugin makes
   per page can be reused with `output.reuse(path, digest(page.key, "what"), ...)`.
@@ -52,11 +57,19 @@ class Plugin:
     #: False when `on_write` does not read `page.key` (build.assign_keys): a background feature
     #: may then start before the keys are made (background.start_early).
     needs_page_keys = True
+    #: False when neither `on_site` nor `on_write` uses the renderer (`context.renderer` is
+    #: None in `on_write` then) or what the other features put in `context.globals`: after an
+    #: edit such a background feature may start before the other features' `on_site`
+    #: (build._write_site). Pages it renders are rendered in `on_written`.
+    needs_renderer = True
 
     def on_site(self, site, context: BuildContext) -> None:
         pass
 
-    def on_write(self, site, context: BuildContext, output, advance) -> None:
+    def on_write(self, site, context: BuildContext, output, advance):
+        pass
+
+    def on_written(self, site, context: BuildContext, output, value) -> None:
         pass
 
     def page_key(self, page) -> str:

@@ -169,16 +169,18 @@ class SearchPlugin(Plugin):
     name = "search"
     background = True  # needs only the model: written beside the page rendering
     needs_page_keys = False  # its files are reused by their checksums (search_export.py)
+    needs_renderer = False  # the search page, which a theme may make of any feature's globals, is rendered in on_written
 
     def on_site(self, site, context: BuildContext) -> None:
         # Imported here, before the process of `on_write` is forked from this one: after an
         # edit that process is the rebuild's longest, and should not spend its start importing.
         from . import search_export  # noqa: F401
 
-    def on_write(self, site, context: BuildContext, output, advance) -> None:
+    def on_write(self, site, context: BuildContext, output, advance) -> dict:
+        from .i18n import Translator
         from .search_export import ExportState, export_all, export_changes, state_version
 
-        t = context.renderer.t
+        t = Translator(context.config.language)  # the renderer's (there may be none yet)
         kinds = kind_labels(t)
         # After an edit, the previous export's state (in the build cache) is brought up to
         # date instead of indexing every document again: the same files (search_export.py).
@@ -201,7 +203,10 @@ class SearchPlugin(Plugin):
             exported.state.sums = {site_path: output.sums[site_path] for site_path in paths}
             if not (exported.edited == 0 and exported.state.sums == previous.sums and sources == previous.sources):
                 context.defer(lambda: exported.state.save(state_file))  # (else the state on disk is this one already)
+        return exported.summary
+
+    def on_written(self, site, context: BuildContext, output, value: dict) -> None:
         html = context.renderer.render(
-            "search.html", SEARCH_PAGE, search=exported.summary, directory_notices=len(site.notices) <= DIRECTORY_NOTICE_LIMIT,
+            "search.html", SEARCH_PAGE, search=value, directory_notices=len(site.notices) <= DIRECTORY_NOTICE_LIMIT,
         )
         output.write_text(SEARCH_PAGE, html, "search page")

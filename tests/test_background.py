@@ -70,18 +70,22 @@ def test_search_open_data_and_supervision_written_beside_give_the_same_site(tmp_
 
 
 def test_after_an_edit_the_search_index_starts_before_the_page_keys(tmp_path, monkeypatch, forked):
-    """The search index does not read the page keys: after an edit its process starts before
-    they are made; after a larger change (the theme, or many files) the features keep to the
-    processes `groups` gives. The site is the same bytes either way."""
+    """The search index reads neither the page keys nor the renderer: after an edit its process
+    starts before the other features are prepared ("prepare": their on_site) and the keys are
+    made; after a larger change (the theme, or many files) the features keep to the processes
+    `groups` gives. The site is the same bytes either way."""
     from generator import build as build_module
+    from generator.funds import FundsPlugin
 
     real_keys = build_module.assign_keys
     monkeypatch.setattr(build_module, "assign_keys", lambda *args: (forked.append("keys"), real_keys(*args))[1])
+    real_prepare = FundsPlugin.on_site
+    monkeypatch.setattr(FundsPlugin, "on_site", lambda self, *args: (forked.append("prepare"), real_prepare(self, *args))[1])
     root = generate(tmp_path / "site", notices=60, villages=6, seed=5)
     monkeypatch.setenv("GONGSHI_CACHE", str(tmp_path / "cache"))
     out = tmp_path / "out"
     build(root, out, TODAY)
-    after_keys = ["keys", "funds", "supervision", "search"]  # one process, started after the keys
+    after_keys = ["prepare", "keys", "funds", "supervision", "search"]  # one process, started after the keys
     assert forked == after_keys
     notices = sorted((root / "content" / "notices").rglob("*.yaml"))
 
@@ -99,16 +103,44 @@ def test_after_an_edit_the_search_index_starts_before_the_page_keys(tmp_path, mo
         return started
 
     edit(notices[2:3], "更正")
-    assert rebuilt("one") == ["search", "keys", "funds", "supervision"]
+    assert rebuilt("one") == ["search", "prepare", "keys", "funds", "supervision"]
     edit(notices[:background.EDIT_ENTRIES // 2 + 1], "再改")  # more entries came and went than an edit's
     assert rebuilt("many") == after_keys
     edit(notices[5:6], "三改")
-    assert rebuilt("again") == ["search", "keys", "funds", "supervision"]
+    assert rebuilt("again") == ["search", "prepare", "keys", "funds", "supervision"]
     css = root / "themes" / "default" / "static" / "extra.css"
     css.parent.mkdir(parents=True, exist_ok=True)
     css.write_text("p { margin: 0 }\n", encoding="utf-8")  # a theme file: every page's base key
     edit(notices[6:7], "四改")
     assert rebuilt("theme") == after_keys
+
+
+def test_a_search_page_made_of_other_features_globals_after_an_edit(tmp_path, monkeypatch, forked):
+    """The search index starts before the other features are prepared, but its page is
+    rendered in the build's process (SearchPlugin.on_written), where a theme can use any
+    feature's globals: here the county's fund total, which the funds feature provides."""
+    from generator.render import BUILTIN_THEMES
+
+    root = generate(tmp_path / "site", notices=60, villages=6, seed=9)
+    builtin = next(base / "default" / "templates" / "search.html" for base in BUILTIN_THEMES if (base / "default").is_dir())
+    template = root / "themes" / "default" / "templates" / "search.html"
+    template.parent.mkdir(parents=True, exist_ok=True)
+    text = builtin.read_text(encoding="utf-8")
+    assert '<h1 id="search-h">' in text
+    template.write_text(text.replace('<h1 id="search-h">', '<p id="funds-total">{{ funds_rollups.county.total }}</p>\n<h1 id="search-h">', 1),
+                        encoding="utf-8")
+    monkeypatch.setenv("GONGSHI_CACHE", str(tmp_path / "cache"))
+    out = tmp_path / "out"
+    build(root, out, TODAY)
+    notice = sorted((root / "content" / "notices").rglob("*.yaml"))[4]
+    notice.write_text(notice.read_text(encoding="utf-8").replace("title: ", "title: 更正 ", 1), encoding="utf-8")
+    forked.clear()
+    result = build(root, out, TODAY)
+    assert forked[0] == "search"  # started first: before the funds feature set its globals
+    assert '<p id="funds-total">' in (out / "search.html").read_text(encoding="utf-8")
+    with monkeypatch.context() as m:
+        m.setenv("GONGSHI_JOBS", "1")
+        assert tree_bytes(result.out_dir) == clean_build(root, tmp_path / "single", TODAY, m)
 
 
 def test_the_features_save_their_caches_once_the_site_is_published(tmp_path, monkeypatch, forked):
