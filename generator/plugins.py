@@ -15,7 +15,8 @@ catalogs) and any of these methods, each a no-op by default:
   does not have it (see `needs_renderer`).
 - `page_key(page)`: text that goes into the page's key when the plugin shows data on the
   page that the model does not hold (a notice's git history, say). Files a plugin makes
-  per page can be reused with `output.reuse(path, digest(page.key, "what"), ...)`.
+  per page can be reused with `output.reuse(path, page.key, ...)` (the manifest keeps a key
+  per path), many at once with `output.reuse_many`.
 
 `context` is a `BuildContext`: root folder, config, today, renderer, cache folder.
 """
