@@ -2,7 +2,9 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
+import shutil
 import signal
 import sys
 import time
@@ -141,6 +143,46 @@ def test_a_search_page_made_of_other_features_globals_after_an_edit(tmp_path, mo
     with monkeypatch.context() as m:
         m.setenv("GONGSHI_JOBS", "1")
         assert tree_bytes(result.out_dir) == clean_build(root, tmp_path / "single", TODAY, m)
+
+
+class Handing(Plugin):
+    """A feature whose on_write hands a value to its on_written, wherever on_write ran."""
+
+    name = "search"  # a stage name with a catalog entry
+    background = True
+    needs_page_keys = False
+    needs_renderer = False
+
+    def on_write(self, site, context, output, advance) -> dict:
+        return {"pid": os.getpid(), "renderer": context.renderer is not None, "notices": len(site.notices)}
+
+    def on_written(self, site, context, output, value: dict) -> None:
+        assert context.renderer is not None
+        handed = {"notices": value["notices"], "renderer": value["renderer"], "here": value["pid"] == os.getpid()}
+        output.write_text("handed.json", json.dumps(handed, sort_keys=True), "handing feature")
+
+
+def test_what_on_write_returns_reaches_on_written_in_the_build_process(tmp_path, monkeypatch, forked):
+    root = generate(tmp_path / "site", notices=30, villages=3, seed=2)
+    monkeypatch.setenv("GONGSHI_CACHE", str(tmp_path / "cache"))
+    out = tmp_path / "out"
+
+    def built(jobs: str) -> dict:
+        monkeypatch.setenv("GONGSHI_JOBS", jobs)
+        forked.clear()
+        result = build(root, out, TODAY, plugins=[p for p in default_plugins() if p.name != "search"] + [Handing()])
+        return json.loads((result.out_dir / "handed.json").read_text(encoding="utf-8"))
+
+    here = built("1")  # here, in order: the renderer is made by then
+    count = here["notices"]
+    assert here == {"here": True, "notices": count, "renderer": True} and count > 20 and forked == []
+    notice = sorted((root / "content" / "notices").rglob("*.yaml"))[2]
+    notice.write_text(notice.read_text(encoding="utf-8").replace("title: ", "title: 更正 ", 1), encoding="utf-8")
+    # An edit: the feature's process starts first, before the renderer is made.
+    assert built("2") == {"here": False, "notices": count, "renderer": False} and forked[0] == "search"
+    shutil.rmtree(out)
+    shutil.rmtree(tmp_path / "cache")  # a cold build: in the features' process, after the renderer
+    assert built("2") == {"here": False, "notices": count, "renderer": True} and "search" in forked
 
 
 def test_the_features_save_their_caches_once_the_site_is_published(tmp_path, monkeypatch, forked):
