@@ -69,3 +69,8 @@ def clean_build(root: Path, tmp: Path, today, monkeypatch, plugins=None) -> dict
         m.setenv("GONGSHI_CACHE", str(cache))
         build(root, out, today, plugins=plugins)
     return tree_bytes(out)
+
+
+def retitle(path: Path, mark: str = "更正：") -> None:
+    """The commonest edit: a clerk corrects one notice's title (`mark` put in front of it)."""
+    path.write_text(path.read_text(encoding="utf-8").replace("title: ", f"title: {mark}", 1), encoding="utf-8")

@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from conftest import REPO, clean_build, tree_bytes
+from conftest import REPO, clean_build, retitle, tree_bytes
 from generator import background
 from generator.build import build
 from generator.errors import BuildError, ContentError, Problem
@@ -54,7 +54,7 @@ def test_search_open_data_and_supervision_written_beside_give_the_same_site(tmp_
     # An incremental rebuild after an edit, features again in their processes: the bytes of
     # a clean one-process build of the edited content.
     notice = sorted((root / "content" / "notices").rglob("*.yaml"))[3]
-    notice.write_text(notice.read_text(encoding="utf-8").replace("title: ", "title: 更正 ", 1), encoding="utf-8")
+    retitle(notice, "更正 ")
     from generator import leakgate
 
     here: list[str] = []  # what the gate read in this process (the features' processes read theirs)
@@ -93,7 +93,7 @@ def test_after_an_edit_the_search_index_starts_before_the_page_keys(tmp_path, mo
 
     def edit(paths, mark: str) -> None:
         for path in paths:
-            path.write_text(path.read_text(encoding="utf-8").replace("title: ", f"title: {mark}", 1), encoding="utf-8")
+            retitle(path, mark)
 
     def rebuilt(mark: str) -> list[str]:
         forked.clear()
@@ -135,7 +135,7 @@ def test_a_search_page_made_of_other_features_globals_after_an_edit(tmp_path, mo
     out = tmp_path / "out"
     build(root, out, TODAY)
     notice = sorted((root / "content" / "notices").rglob("*.yaml"))[4]
-    notice.write_text(notice.read_text(encoding="utf-8").replace("title: ", "title: 更正 ", 1), encoding="utf-8")
+    retitle(notice, "更正 ")
     forked.clear()
     result = build(root, out, TODAY)
     assert forked[0] == "search"  # started first: before the funds feature set its globals
@@ -177,7 +177,7 @@ def test_what_on_write_returns_reaches_on_written_in_the_build_process(tmp_path,
     count = here["notices"]
     assert here == {"here": True, "notices": count, "renderer": True} and count > 20 and forked == []
     notice = sorted((root / "content" / "notices").rglob("*.yaml"))[2]
-    notice.write_text(notice.read_text(encoding="utf-8").replace("title: ", "title: 更正 ", 1), encoding="utf-8")
+    retitle(notice, "更正 ")
     # An edit: the feature's process starts first, before the renderer is made.
     assert built("2") == {"here": False, "notices": count, "renderer": False} and forked[0] == "search"
     shutil.rmtree(out)
@@ -266,7 +266,7 @@ def test_an_error_in_a_background_feature_stops_the_build_and_keeps_the_site(tmp
     out = build(root, tmp_path / "out", TODAY).out_dir
     before = tree_bytes(out)
     notice = sorted((root / "content" / "notices").rglob("*.yaml"))[0]
-    notice.write_text(notice.read_text(encoding="utf-8").replace("title: ", "title: 改 ", 1), encoding="utf-8")
+    retitle(notice, "改 ")
     expected = {"content": ContentError, "crash": RuntimeError, "collision": BuildError, "leak": BuildError}[how]
     with pytest.raises(expected) as err:
         build(root, out, TODAY, plugins=_plugins(how))
@@ -362,7 +362,7 @@ def test_what_is_written_here_is_scanned_for_the_gate_while_the_features_finish(
 
     plugins = [p if p.name != "qr" else Leaking() for p in default_plugins()]
     notice = sorted((root / "content" / "notices").rglob("*.yaml"))[0]
-    notice.write_text(notice.read_text(encoding="utf-8").replace("title: ", "title: 改 ", 1), encoding="utf-8")
+    retitle(notice, "改 ")
     with pytest.raises(BuildError) as err:
         build(root, out, TODAY, plugins=plugins)
     assert str(err.value).splitlines()[1].startswith("leak.html:1:")

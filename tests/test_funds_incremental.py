@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import REPO, clean_build, tree_bytes
+from conftest import REPO, clean_build, retitle, tree_bytes
 from generator.build import build
 from generator.funds import FundRollups, FundsPlugin
 from generator.i18n import Translator
@@ -177,10 +177,6 @@ def notice_file(root: Path, page) -> Path:
     path = root / "content" / "notices" / page.village.id / f"{page.id}.yaml"
     assert path.is_file(), path
     return path
-
-
-def retitle(path: Path) -> None:
-    path.write_text(path.read_text(encoding="utf-8").replace("title: ", "title: 更正：", 1), encoding="utf-8")
 
 
 def test_a_title_edit_makes_only_that_notices_rows_and_the_rollups_shown(county, tmp_path, monkeypatch):

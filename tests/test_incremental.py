@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import REPO, clean_build, tree_bytes
+from conftest import REPO, clean_build, retitle, tree_bytes
 from generator.build import build
 
 sys.path.insert(0, str(REPO / "bench"))
@@ -33,11 +33,6 @@ def village_files(root: Path) -> list[Path]:
 
 
 # -- the edits a clerk makes ------------------------------------------------------------------
-
-def correct_title(path: Path) -> None:
-    """The commonest edit: a clerk corrects one notice's title."""
-    path.write_text(path.read_text(encoding="utf-8").replace("title: ", "title: 更正：", 1), encoding="utf-8")
-
 
 def edit_notice(root, rng):
     path = rng.choice(notice_files(root))
@@ -147,14 +142,14 @@ def test_a_rebuild_brings_the_replaced_site_up_to_date_instead_of_linking_every_
     out = tmp_path / "out"
     build(root, out, TODAY)
     first = {p.relative_to(out).as_posix(): p.stat().st_ino for p in out.rglob("*") if p.is_file()}
-    correct_title(notice_files(root)[1])
+    retitle(notice_files(root)[1])
     build(root, out, TODAY)  # links from the first build; the first build's folder is kept
     assert {p.relative_to(standby_of(cache)).as_posix(): p.stat().st_ino for p in standby_of(cache).rglob("*") if p.is_file()} == first
     second = tree_bytes(out)
     links = []
     real_link = os.link
     monkeypatch.setattr(os, "link", lambda *a, **k: (links.append(a), real_link(*a, **k))[1])
-    correct_title(notice_files(root)[2])
+    retitle(notice_files(root)[2])
     build(root, out, TODAY)
     # The third build took the first one's folder: files unchanged since are kept, and the few
     # the second build changed are linked from it; nothing else.
@@ -174,7 +169,7 @@ def built_twice(tmp_path: Path, monkeypatch, seed: int) -> tuple[Path, Path, Pat
     monkeypatch.setenv("GONGSHI_CACHE", str(cache))
     out = tmp_path / "out"
     build(root, out, TODAY)
-    correct_title(notice_files(root)[0])
+    retitle(notice_files(root)[0])
     build(root, out, TODAY)
     return root, cache, out
 
@@ -190,7 +185,7 @@ def test_a_standby_with_foreign_files_publishes_none_of_them(tmp_path, monkeypat
     assert folders(out) == folders(tmp_path / "full")
     # A standby holding a symbolic link is not used at all (no build makes one).
     (standby_of(cache) / "link.html").symlink_to(out / "index.html")
-    correct_title(notice_files(root)[3])
+    retitle(notice_files(root)[3])
     build(root, out, TODAY)
     assert tree_bytes(out) == full_build(root, tmp_path, TODAY, monkeypatch)
     assert not (out / "link.html").exists()
@@ -268,7 +263,7 @@ def test_a_failed_build_on_the_standby_leaves_the_site_and_the_next_build_right(
     template = root / "themes" / "default" / "templates" / "notice.html"
     template.parent.mkdir(parents=True, exist_ok=True)
     template.write_text("{{ no_such_variable.field }}", encoding="utf-8")
-    correct_title(notice_files(root)[1])
+    retitle(notice_files(root)[1])
     with pytest.raises(Exception, match="no_such_variable"):
         build(root, out, TODAY)
     assert tree_bytes(out) == published
@@ -284,7 +279,7 @@ def test_a_one_notice_edit_rerenders_only_what_shows_it(tmp_path, monkeypatch):
     out = tmp_path / "out"
     build(root, out, TODAY)
     path = notice_files(root)[5]
-    correct_title(path)
+    retitle(path)
     inodes = {p.relative_to(out).as_posix(): p.stat().st_ino for p in out.rglob("*") if p.is_file()}
     build(root, out, TODAY)
     # A reused file is the previous build's file, linked: same inode. A new inode was made anew.
@@ -328,7 +323,7 @@ def test_history_from_git_is_part_of_the_keys(tmp_path, monkeypatch):
     out = tmp_path / "out"
     build(root, out, TODAY)
     path = notice_files(root)[0]
-    correct_title(path)
+    retitle(path)
     git("commit", "-qam", "fix a title")
     build(root, out, TODAY)
     assert tree_bytes(out) == full_build(root, tmp_path, TODAY, monkeypatch)
@@ -419,7 +414,7 @@ def test_files_without_a_key_are_linked_when_their_bytes_did_not_change(tmp_path
     build(root, out, TODAY)
     inodes = {p.relative_to(out).as_posix(): p.stat().st_ino for p in out.rglob("*") if p.is_file()}
     path = notice_files(root)[3]
-    correct_title(path)
+    retitle(path)
     scanned = []
     real_gate = leakgate.gate
     monkeypatch.setattr(leakgate, "gate", lambda content, site_dir, only=None, **how: (scanned.append(only), real_gate(content, site_dir, only, **how))[1])
@@ -448,7 +443,7 @@ def test_a_large_old_site_is_removed_after_the_build_returns(tmp_path, monkeypat
     out = tmp_path / "out"
     build(root, out, TODAY)
     path = notice_files(root)[0]
-    correct_title(path)
+    retitle(path)
     build(root, out, TODAY)
     assert tree_bytes(out) == full_build(root, tmp_path, TODAY, monkeypatch)
     deadline = time.monotonic() + 30

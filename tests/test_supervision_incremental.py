@@ -12,14 +12,14 @@ from pathlib import Path
 
 import pytest
 
-from conftest import REPO, clean_build, tree_bytes
+from conftest import REPO, clean_build, retitle, tree_bytes
 from generator import feeds, supervision
 from generator.build import build
 from generator.content import load_content
 from generator.i18n import Translator
 from generator.site import Site
 from test_history import commit, edit, git, make_repository
-from test_incremental import add_notice, correct_title, notice_files, village_files
+from test_incremental import add_notice, notice_files, village_files
 
 sys.path.insert(0, str(REPO / "bench"))
 from corpus import generate  # noqa: E402
@@ -121,7 +121,7 @@ def rows_template_changed(root, today):
 
 
 def title_corrected(root, today):
-    correct_title(notice_files(root)[0])
+    retitle(notice_files(root)[0])
 
 
 STEPS = [
@@ -180,7 +180,7 @@ def test_a_title_correction_makes_only_that_notices_rows(county, tmp_path, monke
     notice = site.notices[path.stem]
     assert report.problems_of_notice(notice.id), "the edited notice should be on the supervision page"
     made.counts.clear()
-    correct_title(path)
+    retitle(path)
     rebuild(county, out, TODAY)
     # Its problems, and the quarters row and overdue commitments of its village and of any
     # village citing it (a village page's key covers its notices and the notices it cites).
