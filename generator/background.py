@@ -8,11 +8,10 @@ child processes forked before the rendering (each inherits the model, the render
 output folder without copying or pickling them), and write their files into the same
 temporary folder. A child runs a group of them, one after the other: in a full build one
 group per core beyond the first, in a rebuild after an edit one per feature (`groups`).
-After an edit, those that do not read the page keys (`Plugin.needs_page_keys`: the search
-index, the rebuild's longest part) start before the keys are made, while this process makes
-them (`start_early`); one that needs no renderer either (`Plugin.needs_renderer`: the search
-index again, whose page is rendered here by its `on_written`) starts before the other
-features' `on_site`.
+After an edit, those that read neither the page keys (`Plugin.needs_page_keys`) nor the
+renderer (`Plugin.needs_renderer`) start first (`start_early`, `first`): the search index,
+the rebuild's longest part, whose page is rendered here by its `on_written`. They are forked
+before the other features' `on_site` and the keys, which this process makes meanwhile.
 The build takes their results back at the point where the feature would have run: which
 files each wrote (and their keys and checksums, for the manifest), what its `on_write`
 returned (for its `on_written`), or the error it raised,
@@ -50,8 +49,13 @@ def wanted(pages: int) -> bool:
     return hasattr(os, "fork") and workers() > 1 and pages >= MIN_PAGES
 
 
+def first(plugins: list) -> list:
+    """The features that may start before the others are prepared and the page keys made."""
+    return [plugin for plugin in plugins if plugin.background and not plugin.needs_page_keys and not plugin.needs_renderer]
+
+
 def start_early(pages: int, edit: bool) -> bool:
-    """Whether the features that do not need the page keys start before the keys are made.
+    """Whether the features `first` gives start before the others are prepared.
 
     Only after an edit (`edit`: the content changed by at most `EDIT_ENTRIES`, with the theme,
     config, date and tool of the last build): the rebuild then renders a few pages, and its

@@ -102,10 +102,9 @@ def _write_site(root, out_dir, today, progress, plugins, inputs, cache, content,
                 pass
 
         edit = output.previous.get("base") == base and content.changed is not None and content.changed <= background.EDIT_ENTRIES
-        soon = background.start_early(len(pages), edit)
         # After an edit, a feature that needs neither the renderer nor the page keys (the
         # search index, the rebuild's longest part) starts before the others are prepared.
-        first = [plugin for plugin in plugins if soon and plugin.background and not plugin.needs_page_keys and not plugin.needs_renderer]
+        first = background.first(plugins) if background.start_early(len(pages), edit) else []
         for plugin in first:
             with progress.stage(plugin.name, report=False):
                 plugin.on_site(site, context)
@@ -121,10 +120,6 @@ def _write_site(root, out_dir, today, progress, plugins, inputs, cache, content,
         renderer = Renderer(root, content.config, today, extra_globals={"site": site, "project_fields": PROJECT_FIELDS, **context.globals},
                             cache_dir=cache)
         context.renderer = renderer
-        if soon:  # the others that need no page key, once the renderer is made
-            for plugin in plugins:
-                if plugin.background and not plugin.needs_page_keys and plugin not in first:
-                    start([plugin])
         with progress.stage("media") as advance:
             media = publish_media(site, root, output, advance)
         assign_keys(site, base, media, plugins)

@@ -55,13 +55,12 @@ class Plugin:
     #: process beside the page rendering (background.py), and what it keeps in `self` during
     #: `on_write` stays in that process.
     background = False
-    #: False when `on_write` does not read `page.key` (build.assign_keys): a background feature
-    #: may then start before the keys are made (background.start_early).
+    #: False when `on_write` does not read `page.key` (build.assign_keys).
     needs_page_keys = True
     #: False when neither `on_site` nor `on_write` uses the renderer (`context.renderer` is
-    #: None in `on_write` then) or what the other features put in `context.globals`: after an
-    #: edit such a background feature may start before the other features' `on_site`
-    #: (build._write_site). Pages it renders are rendered in `on_written`.
+    #: None in `on_write` then) or what the other features put in `context.globals`. With
+    #: both False, after an edit a background feature starts before the other features'
+    #: `on_site` and the keys (background.first); pages it renders, it renders in `on_written`.
     needs_renderer = True
 
     def on_site(self, site, context: BuildContext) -> None:
