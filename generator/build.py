@@ -89,6 +89,8 @@ def _write_site(root, out_dir, today, progress, plugins, inputs, cache, content,
         # Features that need only the model write their files beside the rendering (background.py).
         rules = Rules(content)  # the leak gate's, for the features' processes and the gate
         whole_gate = output.previous.get("gate") != rules.key  # else files linked from the last build passed
+        if not whole_gate:
+            rules.published = output.out_dir  # and a file it changed is read where it changed
 
         def check(written, reused: set[str]) -> tuple[list[str], list]:
             """The files of `written` the gate must read, read now, and their leaks."""

@@ -71,6 +71,7 @@ def scan_site(
     private_names: Iterable[str] = (),
     public_names: Iterable[str] = (),
     only: Iterable[str] | None = None,
+    previous: Path | None = None,
 ) -> list[Leak]:
     """Every leak in every file under `site_dir`, sorted by path, line and column.
 
@@ -86,6 +87,10 @@ def scan_site(
     Text files are decoded as UTF-8 (GB18030 and UTF-16 are tried for known text types,
     as Excel-friendly exports use them); other files that are not valid UTF-8 and not
     images are binary and skipped. `.gz` files are scanned decompressed.
+
+    `previous`: a folder whose files passed this very scan (same numbers and names) with
+    nothing found: the last published site. A file also there is read only where it
+    changed (`_changed_span`); the report is the same.
     """
     scanner = _Scanner(allowed_numbers, private_names, public_names)
     site_dir = Path(site_dir)
@@ -93,7 +98,13 @@ def scan_site(
     paths = _files(site_dir) if only is None else (site_dir / relpath for relpath in sorted(only))
     for path in paths:
         relpath = path.relative_to(site_dir).as_posix()
-        leaks += scanner.scan_file(relpath, path.read_bytes())
+        old = None
+        if previous is not None:
+            try:
+                old = (previous / relpath).read_bytes()
+            except OSError:  # new in this build, or no longer a file
+                pass
+        leaks += scanner.scan_file(relpath, path.read_bytes(), old)
     return sorted(leaks)
 
 
@@ -375,6 +386,110 @@ def _original_offset(starts: list[int], removed: list[int], offset: int) -> int:
     return offset + (removed[at - 1] if at else 0)
 
 
+# --- what changed since a clean version --------------------------------------------------------
+
+# A rebuild rewrites a few large files after an edit (the open data's tables, the supervision
+# list, the search index's files): megabytes in which one record changed. The last build's
+# version passed the same scan, so only the changed part and what it reaches need reading.
+#
+# What the scan finds never reaches across an edge: a character that cannot be part of any
+# finding or of anything the scan reads as one piece (a run of digits and separators, an
+# escape or a run of escapes, an inline tag or comment, a name, private or public), and
+# that is not inside a tag or comment. Every pattern looks at most two characters beyond
+# what it matches (privacy._CONTEXT_CHARS), and the edge itself is read. So the scan of
+# the text between two edges finds what the scan of the whole text finds between them:
+# nothing can start before the first edge and go on after it, and the name search (the
+# longest name at each place, then on after it) is at the same place on both sides of an
+# edge, since no name covers it. Before the first edge and after the last, the text and
+# two characters' more are as in the old version, which the scan passed: nothing there.
+# The edges are searched for at least _EDGE_MARGIN characters away from the change.
+_EDGE_CHARS = '\n,"{}[]'
+_EDGE_MARGIN = 256
+_EDGE_TRIES = 64  # candidates looked at on each side before taking the text's own end
+_UTF16_BOMS = (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
+
+
+def _common_prefix(a: str, b: str) -> int:
+    """The length of the longest common prefix (a binary search over slice comparisons,
+    each done in C: a few milliseconds for megabytes)."""
+    low, high = 0, min(len(a), len(b))
+    while low < high:
+        middle = (low + high + 1) // 2
+        if a[low:middle] == b[low:middle]:
+            low = middle
+        else:
+            high = middle - 1
+    return low
+
+
+def _common_suffix(a: str, b: str, limit: int) -> int:
+    low, high = 0, min(len(a), len(b), limit)
+    while low < high:
+        middle = (low + high + 1) // 2
+        if a[len(a) - middle:len(a) - low] == b[len(b) - middle:len(b) - low]:
+            low = middle
+        else:
+            high = middle - 1
+    return low
+
+
+def _is_edge(text: str, at: int) -> bool:
+    """Whether `text[at]` (one of the edge characters) is outside every tag and comment
+    and not the second character of an escape (backslash and quote: no pattern reads one
+    as part of a number today, but an escape is never cut in two)."""
+    if text[at] == '"' and at > 0 and text[at - 1] == "\\":
+        return False
+    opened = text.rfind("<", 0, at)
+    if opened >= 0 and text.find(">", opened, at) < 0:
+        return False  # inside "<...": maybe a tag
+    comment = text.rfind("<!--", 0, at)
+    return comment < 0 or text.find("-->", comment + 4, at) >= 0
+
+
+def _places_before(text: str, start: int, pattern: re.Pattern):
+    """Where `pattern` matches before `start`, nearest first, a few thousand characters at a time."""
+    while start > 0:
+        low = max(0, start - 4096)
+        yield from reversed([match.start() for match in pattern.finditer(text, low, start)])
+        start = low
+
+
+def _changed_span(text: str, before: str, edges: str) -> tuple[int, int]:
+    """(start, end) of the part of `text` to read: from an edge (or the start) before what
+    changed since `before` to an edge (or the end) after it, both edges in `before` too."""
+    if text == before:
+        return 0, 0
+    prefix = _common_prefix(text, before)
+    suffix = _common_suffix(text, before, min(len(text), len(before)) - prefix)
+    pattern = _edge_pattern(edges)
+    start = 0
+    for tries, at in enumerate(_places_before(text, prefix - _EDGE_MARGIN, pattern)):
+        if tries == _EDGE_TRIES:
+            break
+        if _is_edge(text, at):  # (the text up to it is the old one's)
+            start = at
+            break
+    end = len(text)
+    shift = len(before) - len(text)  # from a place in the common end of `text` to the same in `before`
+    for tries, match in enumerate(pattern.finditer(text, len(text) - suffix + _EDGE_MARGIN)):
+        if tries == _EDGE_TRIES:
+            break
+        at = match.start()
+        if _is_edge(text, at) and _is_edge(before, at + shift):
+            end = at + 1
+            break
+    return start, end
+
+
+_EDGE_PATTERNS: dict[str, re.Pattern] = {}
+
+
+def _edge_pattern(edges: str) -> re.Pattern:
+    if edges not in _EDGE_PATTERNS:
+        _EDGE_PATTERNS[edges] = re.compile("[" + re.escape(edges) + "]")
+    return _EDGE_PATTERNS[edges]
+
+
 # --- scanning -----------------------------------------------------------------------------------
 
 
@@ -391,9 +506,30 @@ class _Scanner:
         self.allowed = frozenset(allowed_numbers)
         self.names = _Names(private_names, public_names)
         self.skip_qr_paths = not any('"' in name or set(name) <= _QR_PATH_CHARS for name in self.names.owner)
+        in_names = set("".join(self.names.owner))
+        self.edges = "".join(sorted(set(_EDGE_CHARS) - in_names))  # (see _changed_span)
 
-    def scan_file(self, relpath: str, data: bytes) -> list[Leak]:
+    def changed_part_is_clean(self, data: bytes, old: bytes) -> bool:
+        """Whether the scan of `data` finds nothing, known by reading only around what
+        changed since `old`, on which it found nothing; False also when that cannot be
+        known this way (not UTF-8 text, or most of it changed): the caller reads it all."""
+        if not self.edges or data.startswith(_UTF16_BOMS) or old.startswith(_UTF16_BOMS):
+            return False
+        try:  # as `_decode_text` reads them: UTF-8, without a byte-order mark
+            text, before = data.decode("utf-8-sig"), old.decode("utf-8-sig")
+        except UnicodeDecodeError:
+            return False
+        start, end = _changed_span(text, before, self.edges)
+        if 2 * (end - start) > len(text):
+            return False  # no quicker than reading it all
+        return not self.scan_text(text[start:end], "")
+
+    def scan_file(self, relpath: str, data: bytes, old: bytes | None = None) -> list[Leak]:
+        """The leaks in one file; `old`: its bytes in a site where this scan found nothing
+        (`scan_site`'s `previous`), so that only what changed since is read."""
         suffix = Path(relpath).suffix.lower()
+        if old is not None and suffix != ".gz" and suffix not in IMAGE_SUFFIXES and self.changed_part_is_clean(data, old):
+            return []
         if suffix == ".gz":
             try:
                 data = gzip.decompress(data)

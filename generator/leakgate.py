@@ -59,6 +59,9 @@ class Rules:
                             public_names=public_names(content))
         self.key = digest(sorted(self.options["allowed_numbers"]), sorted(self.options["private_names"]),
                           sorted(self.options["public_names"]))
+        # The last published site, when it passed the gate under these rules (the same key):
+        # a file also there is read only where it changed (leakcheck.scan_site's `previous`).
+        self.published: Path | None = None
 
     def leaks(self, site_dir: Path, files: list[str]) -> list:
         """The leaks in these site paths, sorted; a large batch is scanned on every core."""
@@ -68,7 +71,8 @@ class Rules:
         files = sorted(files)
         count = workers()
         slices = [files[start::count] for start in range(count)] if len(files) >= PARALLEL_FILES else [files]
-        found = run_parallel([lambda part=part: scan_site(site_dir, only=part, **self.options) for part in slices], min_jobs=2)
+        found = run_parallel([lambda part=part: scan_site(site_dir, only=part, previous=self.published, **self.options)
+                              for part in slices], min_jobs=2)
         return sorted(leak for part in found for leak in part)
 
 

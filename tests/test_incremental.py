@@ -431,6 +431,49 @@ def test_files_without_a_key_are_linked_when_their_bytes_did_not_change(tmp_path
     assert tree_bytes(out) == full_build(root, tmp_path, TODAY, monkeypatch)
 
 
+def test_a_file_made_again_is_read_where_it_changed_and_a_leak_there_still_stops_the_build(tmp_path, monkeypatch):
+    """After an edit, the leak gate reads a large file made again (as the open data's tables
+    are, by every build) only around what changed since the published one passed the gate;
+    a leak put there is found and reported as a whole read reports it, and the site stays."""
+    from generator import leakcheck
+    from generator.errors import BuildError
+    from generator.plugins import Plugin, default_plugins
+
+    class Table(Plugin):  # in place of the QR codes, which this test does not need
+        name = "qr"
+        row = ""
+
+        def on_write(self, site, context, output, advance) -> None:
+            rows = [f"{i},青禾县,{i * 3}.00\n" for i in range(5000)]
+            rows[4000] = self.row or rows[4000]
+            output.write_text("data/table.csv", "id,county,amount\n" + "".join(rows), "table")
+
+    table = Table()
+    plugins = [table if p.name == "qr" else p for p in default_plugins()]
+    root = generate(tmp_path / "site", notices=40, villages=4, seed=5)
+    monkeypatch.setenv("GONGSHI_CACHE", str(tmp_path / "cache"))
+    out = build(root, tmp_path / "out", TODAY, plugins=plugins).out_dir
+    verdicts: list[bool] = []  # of the table's changed part: whether it alone showed the file clean
+    real = leakcheck._Scanner.changed_part_is_clean
+    monkeypatch.setattr(leakcheck._Scanner, "changed_part_is_clean", lambda self, data, old: (
+        verdicts.append(real(self, data, old)) if data.startswith(b"id,county") else None) or real(self, data, old))
+
+    table.row = "4000,青禾县,12000.00（更正）\n"
+    retitle(notice_files(root)[0])
+    build(root, out, TODAY, plugins=plugins)
+    assert verdicts == [True]
+    before = tree_bytes(out)
+
+    verdicts.clear()
+    table.row = "4000,青禾县,13900001111\n"
+    retitle(notice_files(root)[1])
+    with pytest.raises(BuildError) as err:
+        build(root, out, TODAY, plugins=plugins)
+    assert verdicts == [False]  # something there: the whole file was read, for the report
+    assert str(err.value).splitlines()[1].startswith("data/table.csv:4002:10: personal number found (mobile number)")
+    assert tree_bytes(out) == before
+
+
 def test_a_large_old_site_is_removed_after_the_build_returns(tmp_path, monkeypatch):
     import time
 

@@ -327,3 +327,91 @@ def test_a_name_that_could_be_path_data_turns_the_skipping_off():
     assert not scanner.skip_qr_paths
     assert [leak.kind for leak in scanner.scan_text('<path d="M4 4 Mh 1z"/>', "page.html")] == ["beneficiary name"]
     assert not _scanner(private=['张"三']).skip_qr_paths
+
+
+# -- after an edit, a file is read only where it changed ----------------------------------------
+
+# Pieces of text that make numbers, names, escapes, tags and comments, and the characters
+# that may end what the scan reads (leakcheck._EDGE_CHARS), with the ways they may not.
+_PIECES = [
+    "\n", ",", '"', "{", "}", "[", "]", "\\", '\\"', "<", ">", "<!--", "-->", "<span>", "</span>", '<span title="', '">',
+    "<b ", "<p>", "&#49;", "&#51;", "\\u0031", "%31", "\u200b", " ", "-", "+86 ", "(", ")", "1", "139", "0000", "1111",
+    "9", "13", "9000", "011", "11", "张三", "丰", "张三丰", "欧阳晓峰", "张三丰华", "村", "a", "\\u5f20\\u4e09\\u4e30", ' d="M4 4h7z"',
+]
+
+
+def _edited(pieces: list[str], at: int, cut: int, inserted: list[str]) -> tuple[str, str]:
+    before = "".join(pieces)
+    at = min(at, len(before))
+    return before, before[:at] + "".join(inserted) + before[at + cut:]
+
+
+@settings(max_examples=600, deadline=None)
+@given(st.lists(st.sampled_from(_PIECES), max_size=40), st.integers(0, 200), st.integers(0, 8),
+       st.lists(st.sampled_from(_PIECES), max_size=6))
+@example([MOBILE[:3], ",", MOBILE[3:]], 3, 1, [])  # the edge taken away joins a number
+@example(["张三", ",", "丰"], 2, 1, [])  # a name put together
+@example(["139", "<!--", ">", ",", "-->", "0000", "a", "1111"], 16, 1, [])  # an edge inside a comment is none
+@example(["139", '<span title="', ",", '">', "0000", "a", "1111"], 23, 1, [])  # nor one inside a tag
+# After the change, an edge of the new text inside a comment of the old one: in the old text
+# a number's characters after it belonged to a run that started before it, and showed none.
+@example(["9", "<!--", ",", "-->", "139", "&#49;", "9000", "011"], 5, 0, ["-->"])
+def test_reading_what_changed_finds_what_reading_everything_finds(pieces, at, cut, inserted):
+    """When the old text had no finding, the part read (from an edge before the change to
+    one after it, with no margin at all here) has one whenever the whole new text has."""
+    from unittest import mock
+
+    from generator import leakcheck
+
+    scanner = _scanner()
+    before, text = _edited(pieces, at, cut, inserted)
+    if scanner.scan_text(before, "old") or text == before:
+        return  # (the property is about edits of a text that passed)
+    with mock.patch.object(leakcheck, "_EDGE_MARGIN", 0):
+        start, end = leakcheck._changed_span(text, before, scanner.edges)
+    whole = scanner.scan_text(text, "new")
+    if whole:
+        assert scanner.scan_text(text[start:end], "new"), (text[start:end], whole)
+
+
+def test_a_character_of_a_name_is_never_an_edge():
+    from generator import leakcheck
+
+    scanner = _scanner(private=["张,三"])
+    assert "," not in scanner.edges and "\n" in scanner.edges
+    text = "张,三"
+    start, end = leakcheck._changed_span(text, "张,四", scanner.edges)
+    assert [leak.kind for leak in scanner.scan_text(text[start:end], "p")] == ["beneficiary name"]
+
+
+def test_an_edit_of_a_large_file_is_read_where_it_changed(tmp_path, monkeypatch):
+    """A table of ten thousand rows with one row changed: a few hundred characters are read,
+    a leak put in is reported as a whole scan reports it, and a file that is not UTF-8,
+    or changed throughout, is read whole."""
+    from generator import leakcheck
+
+    rows = [f"row-{i},张*丰,{i * 7}.00,青禾县\n" for i in range(10000)]
+    old = "\ufeffid,who,amount,county\n" + "".join(rows)
+    site, published = tmp_path / "site", tmp_path / "published"
+    write(published, {"data/t.csv": old.encode("utf-8"), "data/g.csv": old.encode("gb18030"), "data/all.csv": old})
+    edited = old.replace("row-5000,张*丰", "row-5000,张*丰（更正）")
+    leaky = old.replace("row-7000,张*丰", f"row-7000,张三丰,{MOBILE}")
+    write(site, {"data/t.csv": edited, "data/leaky.csv": leaky, "data/g.csv": edited.encode("gb18030"),
+                 "data/all.csv": old.replace("张*丰", "张*峰")})
+    (published / "data" / "leaky.csv").write_bytes(old.encode("utf-8"))
+
+    read: list[int] = []
+    real_scan_text = leakcheck._Scanner.scan_text
+    monkeypatch.setattr(leakcheck._Scanner, "scan_text", lambda self, text, path: (read.append(len(text)), real_scan_text(self, text, path))[1])
+    options = dict(allowed_numbers=ALLOWED, private_names=NAMES, public_names=["张三丰华"])
+    assert scan_site(site, only=["data/t.csv"], previous=published, **options) == []
+    assert read and max(read) < 2000
+    read.clear()
+    leaks = scan_site(site, only=["data/leaky.csv"], previous=published, **options)
+    assert leaks == scan_site(site, only=["data/leaky.csv"], **options)
+    assert [(leak.line, leak.kind) for leak in leaks] == [(7002, "beneficiary name"), (7002, "mobile number")]
+    assert read[0] < 2000 and read[-1] == len(leaky) - 1  # the changed part, then all of it (without the BOM)
+    for whole, length in (("data/g.csv", len(edited)), ("data/all.csv", len(old) - 1)):  # (GB18030 keeps its mark)
+        read.clear()
+        assert scan_site(site, only=[whole], previous=published, **options) == []
+        assert read == [length]
