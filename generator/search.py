@@ -104,7 +104,7 @@ def documents(site, t, known: dict | None = None, sources: dict | None = None) -
             village = village_page.village
             docs.append(document(f"village:{village.id}", _source(village, village_page.url, village_page, township, t),
                                  lambda: village_document(village_page, township, t)))
-            for page in sorted(village_page.notices, key=lambda n: (-n.notice.posted.toordinal(), n.id)):
+            for page in village_page.notices:  # newest first, ties by id (site.py)
                 docs.append(document(f"notice:{page.notice.id}", _source(page.notice, page.url, village_page, township, t),
                                      lambda: notice_document(page, village_page, township, t)))
     return docs

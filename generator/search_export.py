@@ -985,7 +985,7 @@ def export_changes(docs: list[SearchDoc], kinds: list[tuple[str, str]], site, st
     old_docs = list(index.docs)
     if len(old_docs) != len(docs) or any(a.key != b.key for a, b in zip(old_docs, docs)):
         return None
-    edited = [n for n, (a, b) in enumerate(zip(old_docs, docs)) if a != b]
+    edited = [n for n, (a, b) in enumerate(zip(old_docs, docs)) if a is not b and a != b]  # (unchanged: the same object)
     old_terms = state.terms
     totals = list(index.totals)
     touched: set[str] = set()

@@ -221,3 +221,37 @@ def test_benchmark_corpus_is_valid_content_and_deterministic(tmp_path):
     assert len(content.notices) == 80 and len(content.villages) == 8
     assert {n.kind for n in content.notices.values()} == {"fund", "project", "beneficiaries", "plan", "general"}
     assert any(n.beneficiaries for n in content.notices.values())
+
+
+def test_documents_are_each_village_then_its_notices_newest_first(tmp_path):
+    """The documents' order is the rank among equal scores and the browser's numbering: by
+    township, villages by id, each village before its notices, those newest first (ties by id)."""
+    import random
+    import sys
+
+    from conftest import REPO
+    from generator.content import load_content
+    from generator.i18n import Translator
+    from generator.search import documents
+    from generator.site import Site
+
+    sys.path.insert(0, str(REPO / "bench"))
+    from corpus import generate
+
+    root = generate(tmp_path / "site", notices=80, villages=4, seed=3)
+    paths = sorted((root / "content" / "notices").rglob("*.yaml"))
+    for path in random.Random(3).sample(paths, 20):  # same days, so that ids must break the ties
+        text = path.read_text(encoding="utf-8")
+        text = re.sub(r"(?m)^until: .*$", "days: 10", re.sub(r"(?m)^posted: .*$", "posted: 2026-03-02", text, count=1))
+        path.write_text(text, encoding="utf-8")
+    content = load_content(root)
+    site = Site.from_content(content, TODAY)
+    keys = [doc.key for doc in documents(site, Translator("zh-CN"))]
+    expected = []
+    for township in site.townships:
+        for village in sorted(township.villages, key=lambda v: v.id):
+            expected.append(f"village:{village.id}")
+            published = [n for n in content.notices.values() if n.village == village.id and n.id in site.notices]
+            expected += [f"notice:{n.id}" for n in sorted(published, key=lambda n: (-n.posted.toordinal(), n.id))]
+    assert keys == expected
+    assert len({key for key in keys if key.startswith("notice:")}) == len(site.notices) > 60
