@@ -475,13 +475,14 @@ class OpenData:
         for village_id, text in self._village_files.items():
             output.write_text(self.village_items_path(village_id), text, f"open data: village {village_id}")
         photos = None  # made when a record is first made: most builds reuse every record
-        for page in self._notices():
-            notice_id = page.notice.id
-            path, key, made_from = self.notice_path(notice_id), self._record_keys[notice_id], f"open data: notice {notice_id}"
-            if not output.reuse(path, key, made_from):
-                if photos is None:
-                    photos = published_photos(output)
-                output.write_text(path, dumps(self.notice_record(page, photos)), made_from, key=key)
+        records = [(self.notice_path(page.notice.id), self._record_keys[page.notice.id], f"open data: notice {page.notice.id}", page)
+                   for page in self._notices()]
+        missed = output.reuse_many(records)  # (after an edit, all but one, at once)
+        advance(len(records) - len(missed))
+        for path, key, made_from, page in missed:
+            if photos is None:
+                photos = published_photos(output)
+            output.write_text(path, dumps(self.notice_record(page, photos)), made_from, key=key)
             advance()
         output.write_text(self.index_path, renderer.render("data_index.html", self.index_path, package=package), "open data: column guide")
         if cache is not None:
