@@ -409,27 +409,17 @@ _EDGE_TRIES = 64  # candidates looked at on each side before taking the text's o
 _UTF16_BOMS = (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
 
 
-def _common_prefix(a: str, b: str) -> int:
-    """The length of the longest common prefix (a binary search over slice comparisons,
-    each done in C: a few milliseconds for megabytes)."""
-    low, high = 0, min(len(a), len(b))
+def _common_length(a: str, b: str, limit: int, *, at_end: bool = False) -> int:
+    """How many characters (at most `limit`) `a` and `b` share at their start, or at their end:
+    a binary search over slice comparisons, each done in C (a few milliseconds for megabytes)."""
+    low, high = 0, limit
     while low < high:
         middle = (low + high + 1) // 2
-        if a[low:middle] == b[low:middle]:
-            low = middle
+        if at_end:
+            same = a[len(a) - middle:len(a) - low] == b[len(b) - middle:len(b) - low]
         else:
-            high = middle - 1
-    return low
-
-
-def _common_suffix(a: str, b: str, limit: int) -> int:
-    low, high = 0, min(len(a), len(b), limit)
-    while low < high:
-        middle = (low + high + 1) // 2
-        if a[len(a) - middle:len(a) - low] == b[len(b) - middle:len(b) - low]:
-            low = middle
-        else:
-            high = middle - 1
+            same = a[low:middle] == b[low:middle]
+        low, high = (middle, high) if same else (low, middle - 1)
     return low
 
 
@@ -459,9 +449,9 @@ def _changed_span(text: str, before: str, edges: str) -> tuple[int, int]:
     changed since `before` to an edge (or the end) after it, both edges in `before` too."""
     if text == before:
         return 0, 0
-    prefix = _common_prefix(text, before)
-    suffix = _common_suffix(text, before, min(len(text), len(before)) - prefix)
-    pattern = _edge_pattern(edges)
+    prefix = _common_length(text, before, min(len(text), len(before)))
+    suffix = _common_length(text, before, min(len(text), len(before)) - prefix, at_end=True)
+    pattern = re.compile("[" + re.escape(edges) + "]")  # (kept in re's own cache)
     start = 0
     for tries, at in enumerate(_places_before(text, prefix - _EDGE_MARGIN, pattern)):
         if tries == _EDGE_TRIES:
@@ -479,15 +469,6 @@ def _changed_span(text: str, before: str, edges: str) -> tuple[int, int]:
             end = at + 1
             break
     return start, end
-
-
-_EDGE_PATTERNS: dict[str, re.Pattern] = {}
-
-
-def _edge_pattern(edges: str) -> re.Pattern:
-    if edges not in _EDGE_PATTERNS:
-        _EDGE_PATTERNS[edges] = re.compile("[" + re.escape(edges) + "]")
-    return _EDGE_PATTERNS[edges]
 
 
 # --- scanning -----------------------------------------------------------------------------------
