@@ -444,16 +444,16 @@ def _places_before(text: str, start: int, pattern: re.Pattern):
         start = low
 
 
-def _changed_span(text: str, before: str, edges: str) -> tuple[int, int]:
+def _changed_span(text: str, before: str, edges: re.Pattern[str]) -> tuple[int, int]:
     """(start, end) of the part of `text` to read: from an edge (or the start) before what
     changed since `before` to an edge (or the end) after it, both edges in `before` too."""
     if text == before:
         return 0, 0
-    prefix = _common_length(text, before, min(len(text), len(before)))
-    suffix = _common_length(text, before, min(len(text), len(before)) - prefix, at_end=True)
-    pattern = re.compile("[" + re.escape(edges) + "]")  # (kept in re's own cache)
+    shorter = min(len(text), len(before))
+    prefix = _common_length(text, before, shorter)
+    suffix = _common_length(text, before, shorter - prefix, at_end=True)
     start = 0
-    for tries, at in enumerate(_places_before(text, prefix - _EDGE_MARGIN, pattern)):
+    for tries, at in enumerate(_places_before(text, prefix - _EDGE_MARGIN, edges)):
         if tries == _EDGE_TRIES:
             break
         if _is_edge(text, at):  # (the text up to it is the old one's)
@@ -461,7 +461,7 @@ def _changed_span(text: str, before: str, edges: str) -> tuple[int, int]:
             break
     end = len(text)
     shift = len(before) - len(text)  # from a place in the common end of `text` to the same in `before`
-    for tries, match in enumerate(pattern.finditer(text, len(text) - suffix + _EDGE_MARGIN)):
+    for tries, match in enumerate(edges.finditer(text, len(text) - suffix + _EDGE_MARGIN)):
         if tries == _EDGE_TRIES:
             break
         at = match.start()
@@ -488,13 +488,14 @@ class _Scanner:
         self.names = _Names(private_names, public_names)
         self.skip_qr_paths = not any('"' in name or set(name) <= _QR_PATH_CHARS for name in self.names.owner)
         in_names = set("".join(self.names.owner))
-        self.edges = "".join(sorted(set(_EDGE_CHARS) - in_names))  # (see _changed_span)
+        edges = "".join(sorted(set(_EDGE_CHARS) - in_names))  # (see _changed_span)
+        self.edges = re.compile("[" + re.escape(edges) + "]") if edges else None
 
     def changed_part_is_clean(self, data: bytes, old: bytes) -> bool:
         """Whether the scan of `data` finds nothing, known by reading only around what
         changed since `old`, on which it found nothing; False also when that cannot be
         known this way (not UTF-8 text, or most of it changed): the caller reads it all."""
-        if not self.edges or data.startswith(_UTF16_BOMS) or old.startswith(_UTF16_BOMS):
+        if self.edges is None or data.startswith(_UTF16_BOMS) or old.startswith(_UTF16_BOMS):
             return False
         try:  # as `_decode_text` reads them: UTF-8, without a byte-order mark
             text, before = data.decode("utf-8-sig"), old.decode("utf-8-sig")

@@ -378,7 +378,7 @@ def test_a_character_of_a_name_is_never_an_edge():
     from generator import leakcheck
 
     scanner = _scanner(private=["张,三"])
-    assert "," not in scanner.edges and "\n" in scanner.edges
+    assert not scanner.edges.search(",") and scanner.edges.search("\n")
     text = "张,三"
     start, end = leakcheck._changed_span(text, "张,四", scanner.edges)
     assert [leak.kind for leak in scanner.scan_text(text[start:end], "p")] == ["beneficiary name"]
