@@ -28,11 +28,10 @@ import weakref
 from collections import OrderedDict
 from dataclasses import dataclass
 from functools import lru_cache
+from itertools import chain
 from importlib import metadata
 from pathlib import Path
 from typing import Sequence
-
-import zxingcpp
 
 __all__ = [
     "QUIET_ZONE",
@@ -51,7 +50,7 @@ QUIET_ZONE = 4
 ERROR_CORRECTION = "M"
 
 #: Bump when the cached file layout or the encoding parameters change.
-_FORMAT = "4"
+_FORMAT = "5"
 
 
 def _version(package: str) -> str:
@@ -61,7 +60,7 @@ def _version(package: str) -> str:
         return "unknown"
 
 
-_ENCODERS = f"zxing-cpp {_version('zxing-cpp')}, qrcode {_version('qrcode')}"
+_ENCODERS = f"qrcode {_version('qrcode')}"  # its layout and tables make the symbols
 
 Matrix = list[list[bool]]
 
@@ -73,56 +72,134 @@ def _too_long(payload: str) -> ValueError:
     return ValueError(f"payload of {len(payload.encode('utf-8'))} bytes does not fit in a QR code at level M")
 
 
-# A grey pixel of zxing-cpp's image as a module: dark ("1") below 128.
-_PIXEL_BITS = bytes(b"1"[0] if value < 128 else b"0"[0] for value in range(256))
-
-
-def _encode_ascii(payload: str) -> tuple[int, str]:
-    """zxing-cpp's C++ encoder: smallest version, best of the 8 masks, about 15x faster than qrcode."""
-    try:
-        code = zxingcpp.create_barcode(payload, zxingcpp.BarcodeFormat.QRCode, ec_level=ERROR_CORRECTION)
-    except ValueError as exc:
-        raise _too_long(payload) from exc
-    image = memoryview(code.to_image(scale=1, add_quiet_zones=False))
-    return image.shape[0], image.tobytes().translate(_PIXEL_BITS).decode("ascii")
-
-
 def _encode_text(payload: str) -> tuple[int, str]:
-    """qrcode: UTF-8 bytes in byte mode without an ECI header, the form Chinese phone scanners expect.
-
-    The symbol is exactly the one ``qrcode.QRCode.make(fit=True)`` makes (tests/test_qr.py
-    compares them), but faster: qrcode splits the text into segments and lays the symbol
-    out; when that is one byte-mode segment (nearly always), the version and codewords are
-    `_byte_version`'s and `_byte_codewords`'s; and the mask is chosen as `_best_mask` says:
-    qrcode lays the symbol out once per mask and scores each in pure Python (about 20 ms
-    for a vCard), `_best_mask` scores all eight from one layout. About 1.5 ms a vCard.
+    """The symbol ``qrcode.QRCode(error_correction=M).make(fit=True)`` makes (tests/test_qr.py
+    compares them), as UTF-8 bytes without an ECI header for text with Chinese characters,
+    the form Chinese phone scanners expect. Faster than qrcode itself: when qrcode makes
+    one byte-mode segment of the text (nearly always), the version, the codewords, the
+    layout and the mask are `_byte_version`'s, `_byte_codewords`'s, `_layout`'s and
+    `_best_mask`'s; else qrcode lays the segments out and `_best_mask` picks the mask. About
+    0.2 ms for a page address, 0.4 ms for a vCard (qrcode takes some 20 ms).
     """
-    # Imported here: qrcode imports Pillow, half a second that a rebuild with every code
-    # already in the cache need not pay.
-    import qrcode
+    # Imported here: qrcode imports Pillow, time that a rebuild with every code already in
+    # the cache need not pay.
     from qrcode import util
+
+    segments = list(util.optimal_data_chunks(payload, minimum=20))  # what QRCode.add_data makes
+    if len(segments) == 1 and segments[0].mode == util.MODE_8BIT_BYTE:
+        data = segments[0].data
+        try:
+            version = _byte_version(len(data))
+        except ValueError as exc:
+            raise _too_long(payload) from exc
+        rows, cols = _layout(version, _byte_codewords(version, data))
+    else:
+        version, rows, cols = _segments_layout(payload)
+    n = version * 4 + 17
+    mask, symbol = _best_mask(version, rows, cols)
+    return n, format(symbol | _format_bits(version)[mask], f"0{n * n}b")
+
+
+def _segments_layout(payload: str) -> tuple[int, int, int]:
+    """(version, rows, cols) of qrcode's layout of a text it cuts into several segments."""
+    import qrcode
     from qrcode.constants import ERROR_CORRECT_M
     from qrcode.exceptions import DataOverflowError
 
     code = qrcode.QRCode(version=None, error_correction=ERROR_CORRECT_M, box_size=1, border=0)
     code.add_data(payload)
     try:
-        if len(code.data_list) == 1 and code.data_list[0].mode == util.MODE_8BIT_BYTE:
-            data = code.data_list[0].data
-            code.version = _byte_version(len(data))
-            code.data_cache = _byte_codewords(code.version, data)
-        else:
-            code.best_fit()  # the smallest version that fits
-        code.makeImpl(True, 0)  # the layout qrcode scores: mask 0, format and version info blank
+        code.best_fit()  # the smallest version that fits
+        code.makeImpl(True, 0)  # the layout qrcode scores: mask 0, format and version information blank
     except (DataOverflowError, ValueError) as exc:
         raise _too_long(payload) from exc
-    mask, text = _best_mask(code.version, code.modules)
-    n = code.modules_count
-    code.modules = _rows(n, text)
-    code.setup_type_info(False, mask)  # the real format and version information
-    if code.version >= 7:
-        code.setup_type_number(False)
-    return n, _bits(code.modules)
+    rows, cols = _packed(_bits(code.modules), code.modules_count)
+    flip_rows, flip_cols = _mask_flips(code.version)[0]
+    return code.version, rows ^ flip_rows, cols ^ flip_cols  # (mask 0 taken off again)
+
+
+def _blank(version: int) -> list[list[bool | None]]:
+    """qrcode's layout of a symbol before its data: the function patterns, the format and
+    version information blank (light), None where the data goes."""
+    import qrcode
+    from qrcode.constants import ERROR_CORRECT_M
+
+    n = version * 4 + 17
+    layout = qrcode.QRCode(version=version, error_correction=ERROR_CORRECT_M, box_size=1, border=0)
+    layout.modules_count = n
+    layout.modules = [[None] * n for _ in range(n)]
+    layout.setup_position_probe_pattern(0, 0)
+    layout.setup_position_probe_pattern(n - 7, 0)
+    layout.setup_position_probe_pattern(0, n - 7)
+    layout.setup_position_adjust_pattern()
+    layout.setup_timing_pattern()
+    layout.setup_type_info(True, 0)
+    if version >= 7:
+        layout.setup_type_number(True)
+    return layout.modules
+
+
+@lru_cache(maxsize=None)
+def _placement(version: int):
+    """Where qrcode's map_data puts each data bit: (how many data modules there are, and two
+    itemgetters that take the text `data bits + "0" + "1"` to the unmasked symbol, row after
+    row and column after column, as `_packed` reads them)."""
+    from operator import itemgetter
+
+    modules = _blank(version)
+    n = len(modules)
+    order: dict[tuple[int, int], int] = {}  # map_data's walk: two columns at a time, up and down
+    row, step = n - 1, -1
+    for col in range(n - 1, 0, -2):
+        if col <= 6:
+            col -= 1  # the vertical timing pattern is skipped
+        while True:
+            for c in (col, col - 1):
+                if modules[row][c] is None:
+                    order[(row, c)] = len(order)
+            row += step
+            if row < 0 or row >= n:
+                row -= step
+                step = -step
+                break
+    count = len(order)
+
+    def source(r: int, c: int) -> int:
+        place = order.get((r, c))
+        return place if place is not None else count + (1 if modules[r][c] else 0)
+
+    by_rows = itemgetter(*[source(r, c) for r in range(n) for c in range(n)])
+    by_cols = itemgetter(*[source(r, c) for c in range(n) for r in range(n)])
+    return count, by_rows, by_cols
+
+
+def _layout(version: int, codewords: bytes) -> tuple[int, int]:
+    """The symbol of these codewords before masking, as `_packed` ints (rows, columns): what
+    qrcode's map_data lays out (the bits after the codewords, light), without the mask."""
+    count, by_rows, by_cols = _placement(version)
+    bits = format(int.from_bytes(codewords, "big"), f"0{8 * len(codewords)}b")
+    source = bits + "0" * (count - len(bits)) + "01"
+    return int("".join(by_rows(source)), 2), int("".join(by_cols(source)), 2)
+
+
+@lru_cache(maxsize=None)
+def _format_bits(version: int) -> tuple[int, ...]:
+    """For each mask: the dark modules of the format (and version) information, `_packed`
+    by rows; they are light in the layout that is scored, so OR puts them in."""
+    import qrcode
+    from qrcode.constants import ERROR_CORRECT_M
+
+    n = version * 4 + 17
+    layout = qrcode.QRCode(version=version, error_correction=ERROR_CORRECT_M, box_size=1, border=0)
+    layout.modules_count = n
+    found = []
+    for mask in range(8):
+        layout.modules = [[False] * n for _ in range(n)]
+        layout.setup_type_info(False, mask)
+        if version >= 7:
+            layout.setup_type_number(False)
+        found.append(int(_bits(layout.modules), 2))
+    return tuple(found)
 
 
 # --------------------------------------------------------------------------- codewords
@@ -207,7 +284,8 @@ def _byte_codewords(version: int, data: bytes) -> bytes:
         ec_blocks.append(remainder.to_bytes(ec_count, "big"))
     out = bytearray()
     for group in (data_blocks, ec_blocks):
-        for i in range(max(len(b) for b in group)):
+        out.extend(chain.from_iterable(zip(*group)))  # column by column, as far as the shortest
+        for i in range(min(len(b) for b in group), max(len(b) for b in group)):
             out.extend(b[i] for b in group if i < len(b))
     return bytes(out)
 
@@ -225,7 +303,7 @@ def _byte_codewords(version: int, data: bytes) -> bytes:
 # column 0 the highest bit), and a second int holds its columns the same way; each rule is
 # a few shifts, ANDs and bit counts over all rows at once, with masks that keep a run or a
 # pattern from reaching across the end of a row. A mask flips a fixed set of data modules,
-# so mask k's symbol is mask 0's XOR (flips of 0) XOR (flips of k): one layout, eight scores,
+# so mask k's symbol is the unmasked layout XOR (flips of k): one layout, eight scores,
 # about 0.3 ms for a vCard.
 
 # The finder-like pattern, both ways round, as text left to right (top to bottom).
@@ -256,23 +334,10 @@ def _packed(bits: str, n: int) -> tuple[int, int]:
 @lru_cache(maxsize=None)
 def _mask_flips(version: int) -> tuple[tuple[int, int], ...]:
     """For each mask: the data modules it flips, as (rows, columns) `_packed`."""
-    import qrcode
     from qrcode import util
-    from qrcode.constants import ERROR_CORRECT_M
 
-    n = version * 4 + 17
-    layout = qrcode.QRCode(version=version, error_correction=ERROR_CORRECT_M, box_size=1, border=0)
-    layout.modules_count = n
-    layout.modules = [[None] * n for _ in range(n)]
-    layout.setup_position_probe_pattern(0, 0)
-    layout.setup_position_probe_pattern(n - 7, 0)
-    layout.setup_position_probe_pattern(0, n - 7)
-    layout.setup_position_adjust_pattern()
-    layout.setup_timing_pattern()
-    layout.setup_type_info(True, 0)
-    if version >= 7:
-        layout.setup_type_number(True)
-    data = [[m is None for m in row] for row in layout.modules]  # what map_data fills (and masks)
+    data = [[m is None for m in row] for row in _blank(version)]  # what map_data fills (and masks)
+    n = len(data)
     flips = []
     for k in range(8):
         flipped = util.mask_func(k)
@@ -311,22 +376,19 @@ def _packed_penalty(rows: int, cols: int, n: int) -> int:
     return score
 
 
-def _best_mask(version: int, modules: Sequence[Sequence[bool]]) -> tuple[int, str]:
-    """The mask qrcode's best_mask_pattern picks (the first of the lowest), and that symbol's
-    modules as '0'/'1' text, row after row, from the layout with mask 0 and blank format and
-    version information."""
-    n = len(modules)
-    rows0, cols0 = _packed(_bits(modules), n)
-    flips = _mask_flips(version)
-    flip_rows0, flip_cols0 = flips[0]
+def _best_mask(version: int, rows: int, cols: int) -> tuple[int, int]:
+    """The mask qrcode's best_mask_pattern picks (the first of the lowest) and that symbol,
+    `_packed` by rows, from the unmasked layout (`_packed` rows and columns) with blank format
+    and version information."""
+    n = version * 4 + 17
     best: tuple[int, int, int] | None = None
-    for k, (flip_rows, flip_cols) in enumerate(flips):
-        rows = rows0 ^ flip_rows0 ^ flip_rows
-        score = _packed_penalty(rows, cols0 ^ flip_cols0 ^ flip_cols, n)
+    for k, (flip_rows, flip_cols) in enumerate(_mask_flips(version)):
+        masked = rows ^ flip_rows
+        score = _packed_penalty(masked, cols ^ flip_cols, n)
         if best is None or score < best[0]:
-            best = (score, k, rows)
+            best = (score, k, masked)
     assert best is not None
-    return best[1], format(best[2], f"0{n * n}b")
+    return best[1], best[2]
 
 
 def _bits(matrix: Sequence[Sequence[bool]]) -> str:
@@ -342,13 +404,13 @@ def _rows(n: int, bits: str) -> Matrix:
 def _encode_bits(payload: str) -> tuple[int, str]:
     """(n, the n x n modules of the symbol without the quiet zone as `_bits` text). The slow part.
 
-    Page addresses (ASCII, nearly every code of a site) go through zxing-cpp; text with
-    other characters (vCards with Chinese names) through qrcode, because zxing-cpp would put
-    Chinese characters that Shift JIS also has into Kanji-mode segments, or add an ECI
-    header, which some phone scanners read badly. tests/test_qr.py checks that both give the
-    same symbol as the other library for ASCII payloads, and decodes them.
+    Every code, page address or vCard, is the symbol the qrcode library makes (`_encode_text`):
+    text with Chinese characters as UTF-8 bytes in byte mode without an ECI header. (zxing-cpp's
+    encoder, which made the page addresses' codes until it was slower than `_encode_text`,
+    would put Chinese characters that Shift JIS also has into Kanji-mode segments, or add an
+    ECI header, which some phone scanners read badly.)
     """
-    return _encode_ascii(payload) if payload.isascii() else _encode_text(payload)
+    return _encode_text(payload)
 
 
 def _encode_core(payload: str) -> Matrix:
@@ -373,23 +435,31 @@ def qr_matrix(payload: str) -> Matrix:
 # --------------------------------------------------------------------------- path data
 
 
-def _num_pair(a: int, b: int) -> str:
-    # A minus sign separates numbers in path data: "3-2" reads as 3, -2.
-    return f"{a}{'' if b < 0 else ' '}{b}"
-
-
 def _move(x: int, y: int, pen: tuple[int, int] | None) -> str:
     """The command that starts a subpath at (x, y): relative to `pen` (where the last one
-    started) unless that is longer than the absolute one."""
-    absolute = f"M{_num_pair(x, y)}"
+    started) unless that is longer than the absolute one. (A minus sign separates numbers
+    in path data: "3-2" reads as 3, -2.)"""
+    absolute = f"M{x}{'' if y < 0 else ' '}{y}"
     if pen is None:
         return absolute
-    relative = f"m{_num_pair(x - pen[0], y - pen[1])}"
+    dx, dy = x - pen[0], y - pen[1]
+    relative = f"m{dx}{'' if dy < 0 else ' '}{dy}"
     return relative if len(relative) <= len(absolute) else absolute
 
 
 _HEX_VALUES = bytes.maketrans(b"0123456789abcdef", bytes(range(16)))
-_STARTS = re.compile(b"[\x01\x03\x05\x07\x09\x0b\x0d\x0f]")  # vertices with an edge to the right
+_R, _D, _L, _U = 1, 2, 4, 8  # a vertex's edges, one bit each: right, down, left, up
+
+
+def _straight_on(way: int, right: int) -> bytes:
+    """A translation of vertices' edge bytes: 1 where a walk going `way` goes straight on (an
+    edge that way, none to its right), else 0."""
+    return bytes(1 if value & (way | right) == way else 0 for value in range(256))
+
+
+_STRAIGHT_R, _STRAIGHT_D = _straight_on(_R, _D), _straight_on(_D, _L)
+_STRAIGHT_L, _STRAIGHT_U = _straight_on(_L, _U), _straight_on(_U, _R)
+_HAS_R = bytes(value & _R for value in range(256))
 
 
 def path_from_matrix(matrix: Sequence[Sequence[bool]], margin: int = 0) -> str:
@@ -413,12 +483,12 @@ def path_from_matrix(matrix: Sequence[Sequence[bool]], margin: int = 0) -> str:
 
 def _path_from_bits(rows: int, cols: int, bits: str, margin: int = 0) -> str:
     """`path_from_matrix` of the matrix whose `_bits` these are."""
-    # Vertices (module corners) are numbered y * w + x; an edge leaving a vertex is one bit of
-    # out[vertex]. A step in direction d moves the pen by step[d]; turning right maps d to
-    # right[d]. Flat integers and a bytearray keep this fast (a code takes about half a millisecond).
+    # Vertices (module corners) are numbered y * w + x; the edges leaving a vertex are bits of
+    # its byte in `edges` (_R, _D, _L, _U). Flat integers and bytes keep this fast (a code
+    # takes about a quarter of a millisecond).
     w = cols + 1
     size = (rows + 1) * w
-    R, D, L, U = 1, 2, 4, 8
+    R, D, L, U = _R, _D, _L, _U
     # The edges of every vertex at once: the dark modules as one int, module (x, y) at vertex
     # y * w + x (vertex 0 the highest bit; a light column at x = cols keeps rows apart), so
     # "the module before / above" is a shift by 1 / w. Each direction's vertices, written in
@@ -433,50 +503,76 @@ def _path_from_bits(rows: int, cols: int, bits: str, margin: int = 0) -> str:
         ((dark >> w) & ~(dark >> (w + 1)), U),  # left sides, at the vertex below
     )
     width = f"0{size}b"
-    edges = sum(int(format(plane, width), 16) * weight for plane, weight in planes)
-    out = bytearray(format(edges, f"0{size}x").encode("ascii").translate(_HEX_VALUES))
+    total = sum(int(format(plane, width), 16) * weight for plane, weight in planes)
+    edges = format(total, f"0{size}x").encode("ascii").translate(_HEX_VALUES)
 
-    step = [0] * 9
-    step[R], step[D], step[L], step[U] = 1, w, -1, -w
-    right = [0] * 9
-    right[R], right[D], right[L], right[U] = D, L, U, R
-    left = [0] * 9
-    left[R], left[D], left[L], left[U] = U, R, D, L
-    letter = " hv h   v"  # by direction: R h, D v, L h, U v
-    sign = [0, 1, 1, 0, -1, 0, 0, 0, -1]
-
+    # The loops are walked a straight run at a time. Each direction has a map of the
+    # vertices a walk going that way passes straight through (it has an edge on that way and
+    # none to its right, which a walk takes first); at the others it turns right where it
+    # can (at a vertex where two dark modules touch only by a corner, that keeps them
+    # apart), else left. Which way a walk goes on never depends on what was walked before,
+    # with one exception: the right-going edges are crossed off as they are walked
+    # (`unwalked`), and a walk going up turns right only onto one not walked yet: at a
+    # vertex where two light modules touch by a corner, a loop that started there may have
+    # closed from above and left the way on to this one's left. A loop is found by its first
+    # unwalked right-going edge in row-major order: at a corner whose previous edge is
+    # vertical (at a corner-touch vertex both incoming edges are vertical), so the loop is
+    # h, v, h, …, v; it ends when a vertical run reaches the start, and that last run is
+    # left to "z".
+    straight_r, straight_l = edges.translate(_STRAIGHT_R), edges.translate(_STRAIGHT_L)
+    straight_d, straight_u = edges.translate(_STRAIGHT_D), edges.translate(_STRAIGHT_U)
+    unwalked = bytearray(edges.translate(_HAS_R))
     parts: list[str] = []
     pen: tuple[int, int] | None = None  # start of the last subpath (where "z" leaves the pen)
-    found = _STARTS.search(out)
-    while found is not None:
-        start = found.start()
-        # Row-major order finds each loop at a corner whose next edge runs right and whose
-        # previous edge is vertical (at a corner-touch vertex both incoming edges are
-        # vertical), so the loop is h, v, h, …, v and the last v is implied.
+    start = unwalked.find(1)
+    while start >= 0:
         y, x = divmod(start, w)
         x, y = x + margin, y + margin
-        cmds = [_move(x, y, pen)]
+        parts.append(_move(x, y, pen))
         pen = (x, y)
-        v, d, run = start, R, 0
-        forward, clear, straight = step[d], ~d, d | right[d]
+        runs: list[int] = []  # h, v, h, v, …, h
+        add = runs.append
+        v, rightwards = start, True
         while True:
-            out[v] &= clear
-            run += 1
-            v += forward
-            if v == start:
-                break
-            choices = out[v]
-            if choices & straight == d:
-                continue  # straight on: this way, and not to the right
-            turn = right[d] if choices & right[d] else left[d]
-            cmds.append(f"{letter[d]}{sign[d] * run}")
-            d, run = turn, 0
-            forward, clear, straight = step[d], ~d, d | right[d]
-        # The last run (vertical, back up to the start) is left to "z".
-        cmds.append("z")
-        parts.append("".join(cmds))
-        found = _STARTS.search(out, start + 1)
+            begin = v
+            if rightwards:
+                unwalked[v] = 0
+                v += 1
+                while straight_r[v]:
+                    unwalked[v] = 0
+                    v += 1
+                down = edges[v] & D  # (right)
+            else:
+                v -= 1
+                while straight_l[v]:
+                    v -= 1
+                down = not edges[v] & U  # (else right: up)
+            add(v - begin)
+            begin = v
+            if down:
+                v += w
+                while straight_d[v]:
+                    v += w
+                if v == start:
+                    break
+                rightwards = not edges[v] & L  # (else right: left)
+            else:
+                v -= w
+                while straight_u[v]:
+                    v -= w
+                if v == start:
+                    break
+                rightwards = unwalked[v]  # (right, if not walked yet)
+            add((v - begin) // w)
+        parts.append(_loop_text(len(runs)) % tuple(runs))
+        start = unwalked.find(1, start + 1)
     return "".join(parts)
+
+
+@lru_cache(maxsize=None)
+def _loop_text(runs: int) -> str:
+    """The %-format of a loop's commands after its start: `runs` runs, h and v in turn, and z."""
+    return "h%dv%d" * (runs // 2) + "h%dz"
 
 
 # --------------------------------------------------------------------------- SVG
