@@ -279,8 +279,8 @@ def _raw_offset(run: str, decoded: str, index: int) -> int:
 class _Names:
     """Private names, with the public names that may contain them.
 
-    `find` looks up, at each place where a name could start (one regex of the names' first
-    characters finds those), the longest name there, then goes on after it. One regex of all
+    `find` looks up, at each place where a name could start (a regex of the names' first
+    and second characters finds those), the longest name there, then goes on after it. One regex of all
     the names would do the same, but Python compiles a regex of fifteen thousand names in
     more than half a second, on every build, for a rebuild that scans a dozen files."""
 
@@ -290,17 +290,25 @@ class _Names:
         self.owner = {name: False for name in public} | {name: True for name in private}  # name -> is private
         self.any = bool(private)
         self.lengths = sorted({len(name) for name in self.owner}, reverse=True)
-        firsts = sorted({name[0] for name in self.owner})
-        self.starts = re.compile("[" + "".join(re.escape(char) for char in firsts) + "]") if private else None
+        # Where a name may start: one of the names' first characters before one of their
+        # second characters. Most such places (a common surname's character inside other
+        # words) start no name, which a look-up of the two characters tells.
+        self.pairs = frozenset(name[:2] for name in self.owner)
+        firsts = "".join(re.escape(char) for char in sorted({name[0] for name in self.owner}))
+        seconds = "".join(re.escape(char) for char in sorted({name[1] for name in self.owner}))
+        self.starts = re.compile(f"[{firsts}](?=[{seconds}])") if private else None
 
     def find(self, text: str) -> list[tuple[int, int, str]]:
         if not self.any:
             return []
         found = []
-        owner, lengths, search = self.owner, self.lengths, self.starts.search
+        owner, lengths, pairs, search = self.owner, self.lengths, self.pairs, self.starts.search
         at = 0
         while (match := search(text, at)) is not None:
             at = match.start()
+            if text[at:at + 2] not in pairs:
+                at += 1
+                continue
             for length in lengths:
                 name = text[at:at + length]
                 if len(name) == length and name in owner:
