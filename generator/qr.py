@@ -612,6 +612,7 @@ def _svg(n: int, path: str, label: str, module_px: int | None, size: str | None)
 
 
 _SYMBOL_TEXT = str.maketrans("10", "#.")  # how the cache keeps the modules
+_NOT_SYMBOL = dict.fromkeys(map(ord, "#.\n"))  # what translate takes out of a valid symbol
 
 
 def qr_svg(payload: str, *, label: str, module_px: int | None = None, size: str | None = None) -> str:
@@ -860,14 +861,17 @@ class QrCache:
         return rows.count("\n") + 1, path, rows
 
     def _valid(self, path: str, rows: str, checksum) -> bool:
-        lines = rows.split("\n")
-        n = len(lines)
+        """The row's checksum, path data and symbol hold together: n rows of n '#'/'.' each,
+        '\\n' between them (each line's end where it should be, and no other character)."""
+        n = rows.count("\n") + 1
         return (
             checksum == self._checksum(path, rows)
             and _PATH_DATA.fullmatch(path) is not None
             and 21 <= n <= 177
             and (n - 17) % 4 == 0
-            and all(len(line) == n and not line.strip("#.") for line in lines)
+            and len(rows) == n * (n + 1) - 1
+            and rows[n::n + 1] == "\n" * (n - 1)
+            and not rows.translate(_NOT_SYMBOL)
         )
 
     def _store(self, entries: list[tuple[str, str, str]]) -> None:

@@ -496,6 +496,21 @@ def test_damaged_cache_row_is_re_encoded_not_trusted(tmp_path):
         assert stored(tmp_path)[key] == (path, rows, checksum), "the damaged row was not rewritten"
 
 
+def test_a_row_whose_checksum_matches_must_still_be_a_symbol(tmp_path):
+    """A row written with its own checksum (another program's, or a bug's) is read only when
+    it is n lines of n modules: uneven lines, a stray character or a wrong size are refused."""
+    QrCache(tmp_path).svg(LONG_URL, "x")
+    ((key, (path, rows, _)),) = stored(tmp_path).items()
+    n = rows.count("\n") + 1
+    first, second = rows.split("\n")[:2]
+    uneven = rows.replace(first + "\n" + second, first[:-1] + "\n" + second + "#", 1)  # same length
+    assert len(uneven) == len(rows) and uneven.count("\n") == n - 1
+    for bad in (uneven, rows.replace("#", "x", 1), rows.replace(".", "\n", 1), rows + "\n" + "#" * n,
+                "\n".join(line[:-1] for line in rows.split("\n")[:-1])):  # (no version is that size)
+        assert not QrCache(None)._valid(path, bad, QrCache._checksum(path, bad))
+    assert QrCache(None)._valid(path, rows, QrCache._checksum(path, rows))
+
+
 @pytest.mark.parametrize("damage", ["garbage", "truncated"])
 def test_a_damaged_database_is_replaced_and_costs_only_speed(tmp_path, damage):
     QrCache(tmp_path).svg(LONG_URL, "x")
