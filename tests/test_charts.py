@@ -6,6 +6,7 @@ from decimal import Decimal
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from markupsafe import Markup
 
 from generator.charts import LABEL_SIZE, WIDTH, Bar, bar_chart, bar_lengths, fit, text_width
 
@@ -94,3 +95,52 @@ def test_fit_keeps_short_text_and_shortens_long_text():
     assert fit("2024年", 14, 320) == "2024年"
     shortened = fit("资" * 40, 14, 320)
     assert shortened.endswith("…") and text_width(shortened, 14) <= 320 < text_width(shortened[:-1] + "资…", 14)
+
+
+def _chart_through_markup_format(bars, *, chart_id, title, desc):
+    """The chart as it was written with Markup.format (every field escaped by it): the oracle
+    for the f-string version, which must give the same text."""
+    import unicodedata
+    from decimal import ROUND_CEILING
+
+    from markupsafe import Markup
+
+    from generator import charts as c
+
+    def width(text, size):  # a sum of Decimals per character, as text_width once was (from 0: "" is 0)
+        return sum((Decimal(1) if unicodedata.east_asian_width(ch) in "WF" else Decimal("0.62") for ch in text), Decimal(0)) * size
+
+    amount_room = max((width(bar.amount_text, c.AMOUNT_SIZE) for bar in bars), default=Decimal(0))
+    longest = Decimal(c.WIDTH) - c.GAP - amount_room.to_integral_value(rounding=ROUND_CEILING)
+    lengths = c.bar_lengths([bar.amount for bar in bars], max(longest, Decimal(0)))
+    rects, texts = [], []
+    for index, (bar, length) in enumerate(zip(bars, lengths)):
+        top = c.ROW * index
+        texts.append(Markup('<text x="0" y="{}">{}</text>').format(top + c.LABEL_SIZE + 1, c.fit(bar.label, c.LABEL_SIZE, c.WIDTH)))
+        rects.append(Markup('<rect x="0" y="{}" width="{}" height="{}"/>').format(top + c.BAR_TOP, c.number(length), c.BAR_HEIGHT))
+        texts.append(Markup('<text x="{}" y="{}" font-size="{}">{}</text>').format(
+            c.number(length + c.GAP), top + c.BAR_TOP + c.BAR_HEIGHT - 2, c.AMOUNT_SIZE, bar.amount_text))
+    return Markup(
+        '<svg xmlns="http://www.w3.org/2000/svg" class="chart" viewBox="0 0 {w} {h}" width="{w}" height="{h}" '
+        'role="img" aria-labelledby="{id}-t {id}-d">'
+        '<title id="{id}-t">{title}</title><desc id="{id}-d">{desc}</desc>'
+        '<g fill="{fill}">{rects}</g><g font-size="{size}" fill="currentColor">{texts}</g></svg>'
+    ).format(
+        w=c.WIDTH, h=c.ROW * len(bars) + 4, id=chart_id, title=title, desc=desc, fill=c.BAR_FILL, size=c.LABEL_SIZE,
+        rects=Markup("").join(rects), texts=Markup("").join(texts),
+    )
+
+
+_TEXT = st.text(alphabet="村项目资金<>&\"'ab 1２－…", max_size=40)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(st.tuples(_TEXT, st.integers(0, 10**12), _TEXT), max_size=6),
+    st.text(alphabet="ab-<\"&", min_size=1, max_size=8), _TEXT, _TEXT,
+)
+def test_chart_text_is_what_markup_format_made(rows, chart_id, title, desc):
+    bars = [Bar(label, Decimal(fen) / 100, amount) for label, fen, amount in rows]
+    made = bar_chart(bars, chart_id=chart_id, title=title, desc=desc)
+    assert isinstance(made, Markup)
+    assert str(made) == str(_chart_through_markup_format(bars, chart_id=chart_id, title=title, desc=desc))
