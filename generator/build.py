@@ -133,7 +133,7 @@ def _write_site(root, out_dir, today, progress, plugins, inputs, cache, content,
                 start(group)
         away = {plugin.name for job in beside for plugin in job.plugins}
         with progress.stage("render", total=len(pages) + len(SINGLE_PAGES)) as advance:
-            render_pages(site, renderer, output, media, pages, advance)
+            render_pages(site, renderer, output, media, pages, advance, plugins, context)
         values = {}  # what each feature's on_write returned, for its on_written
         for plugin in plugins:  # the features written here first, while the others finish
             if plugin.name not in away:
@@ -180,16 +180,24 @@ SINGLE_PAGES = ("index.html", "404.html", "privacy.html")  # one template, one p
 TEMPLATES = {"TownshipPage": ("township.html", "township"), "VillagePage": ("village.html", "village"), "NoticePage": ("notice.html", "notice")}
 
 
-def render_pages(site: Site, renderer: Renderer, output: Output, media: dict, pages, advance) -> None:
+def render_pages(site: Site, renderer: Renderer, output: Output, media: dict, pages, advance, plugins=(), context=None) -> None:
+    """Every page, and the files features make from a page alone (`Plugin.page_files`): those
+    go in the page's job, after it, so they find its Markdown and QR code in the caches."""
     files = [(path, page.key, getattr(page, "id", getattr(page, "name", "")), page) for path, page in pages]
+    made = [(*file, path) for path, page in pages for plugin in plugins for file in plugin.page_files(page, context)]
     missed = output.reuse_many(files)
     advance(len(files) - len(missed))
-    jobs = []
+    beside: dict[str, list] = {}  # page path -> the files made from it that are not reused
+    for site_path, key, made_from, make, path in output.reuse_many(made):
+        beside.setdefault(path, []).append((site_path, made_from, key, make))
+    groups = []
     for path, key, made_from, page in missed:
         template, name = TEMPLATES[type(page).__name__]
         make = lambda template=template, path=path, context={name: page, "media": media}: renderer.render(template, path, **context)  # noqa: E731
-        jobs.append((path, made_from, key, make))
-    output.write_many(jobs, advance)
+        groups.append([(path, made_from, key, make), *beside.pop(path, [])])
+    groups += [[job] for jobs in beside.values() for job in jobs]  # (a page reused, a file made from it not)
+    output.write_groups(groups)
+    advance(len(missed))
     for path in SINGLE_PAGES:
         output.write_text(path, renderer.render(path, path), path)
         advance()

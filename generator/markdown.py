@@ -5,6 +5,8 @@ http, https, mailto or tel: anything else (javascript:, data:, file:) is shown a
 """
 from __future__ import annotations
 
+from functools import lru_cache
+
 from markdown_it import MarkdownIt
 
 SAFE_SCHEMES = ("http:", "https:", "mailto:", "tel:")
@@ -29,8 +31,11 @@ def _make() -> MarkdownIt:
 _MD = _make()
 
 
+@lru_cache(maxsize=8)
 def render_markdown(text: str | None) -> str:
-    """HTML for a Markdown text; headings are shifted down so a body never outranks the page's h1."""
+    """HTML for a Markdown text; headings are shifted down so a body never outranks the page's h1.
+
+    The last few are kept: a notice's poster, made right after its page, shows the same body."""
     if not text:
         return ""
     tokens = _MD.parse(text)

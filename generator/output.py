@@ -302,18 +302,26 @@ class Output:
         """Make many files at once: `jobs` are (site_path, made_from, key, make) with `make()`
         returning the text. Large batches run in one process per core (see `parallel`); the
         bytes are the same as from one process, since each file depends only on its job."""
+        self.write_groups([[job] for job in jobs])
+        if advance is not None:
+            advance(len(jobs))
+
+    def write_groups(self, groups) -> None:
+        """`write_many` of groups of jobs: the jobs of a group are made one after the other in
+        one process, so that a later one finds what an earlier one computed in its caches."""
         from .parallel import run_parallel
 
-        targets = []
-        for site_path, made_from, key, make in jobs:
-            target = self.path(site_path, made_from)
-            self._clear(site_path, target)
-            targets.append((target, make))
-            if key is not None:
-                self.keys[site_path] = key
-        run_parallel([lambda target=target, make=make: _write(target, make().encode("utf-8")) for target, make in targets])
-        if advance is not None:
-            advance(len(targets))
+        made = []
+        for group in groups:
+            targets = []
+            for site_path, made_from, key, make in group:
+                target = self.path(site_path, made_from)
+                self._clear(site_path, target)
+                targets.append((target, make))
+                if key is not None:
+                    self.keys[site_path] = key
+            made.append(targets)
+        run_parallel([lambda targets=targets: _write_all(targets) for targets in made])
 
     def copy(self, site_path: str, source: Path, made_from: str, key: str | None = None) -> None:
         target = self.path(site_path, made_from)
@@ -431,6 +439,11 @@ def _signals_held():
 def _write(target: str, data: bytes) -> None:
     with open(target, "wb") as out:
         out.write(data)
+
+
+def _write_all(targets) -> None:
+    for target, make in targets:
+        _write(target, make().encode("utf-8"))
 
 
 def _close(standby: dict, previous: dict) -> bool:

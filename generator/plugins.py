@@ -13,6 +13,11 @@ catalogs) and any of these methods, each a no-op by default:
 - `on_written(site, context, output, value)`: in the build's own process, once `on_write`
   is done there or in the feature's process; for what needs the renderer when `on_write`
   does not have it (see `needs_renderer`).
+- `page_files(page, context)`: files made from one page alone, as (site path, key, made
+  from, make) with `make()` returning the text: written in the same job as the page, just
+  after it (so in the same process), where what the page's rendering computed (its
+  Markdown, its QR code) is still at hand; a file whose key the last build made it from is
+  reused, like a page.
 - `page_key(page)`: text that goes into the page's key when the plugin shows data on the
   page that the model does not hold (a notice's git history, say). Files a plugin makes
   per page can be reused with `output.reuse(path, page.key, ...)` (the manifest keeps a key
@@ -71,6 +76,9 @@ class Plugin:
 
     def on_written(self, site, context: BuildContext, output, value) -> None:
         pass
+
+    def page_files(self, page, context: BuildContext) -> list[tuple]:
+        return []
 
     def page_key(self, page) -> str:
         return ""

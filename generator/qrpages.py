@@ -11,7 +11,8 @@ build's cache folder, so an unchanged code is never encoded again, in this build
 Templates get a `qr` global (`QrCodes`) that only looks codes up. `on_write` writes, per
 village, a vCard per team member (`vcards/<village>-<n>.vcf`), a page of contact codes
 (`contacts/<village>.html`) and the printable card sheet (`cards/<village>.html`); per
-published notice, the printable poster (`posters/<notice>.html`).
+published notice, the printable poster (`posters/<notice>.html`) is made with its page
+(`page_files`).
 
 On paper the size that matters is the symbol's (the dark modules' extent, without the quiet
 zone): posters print it at least 40 mm wide, household cards 25 mm (shared/DOMAIN.md asks
@@ -191,16 +192,18 @@ class QrPlugin(Plugin):
             path = card_sheet_path(village.id)
             files.append((path, village.key, f"{village.id} household cards",
                           lambda path=path, village=village: render("card_sheet.html", path, village=village), village.id))
-        posters = []
-        for notice in site.notices.values():
-            path = poster_path(notice.id)
-            posters.append((path, notice.key, f"{notice.id} poster", lambda path=path, notice=notice: render("poster.html", path, notice=notice)))
         missed = output.reuse_many(files)
         advance(len(site.villages) - len({file[4] for file in missed}))
         for number, (path, key, made_from, make, village_id) in enumerate(missed):
             output.write_text(path, make(), made_from, key=key)
             if number + 1 == len(missed) or missed[number + 1][4] != village_id:
                 advance()  # that village's last file
-        missed = output.reuse_many(posters)
-        advance(len(posters) - len(missed))
-        output.write_many([(path, made_from, key, make) for path, key, made_from, make in missed], advance)
+
+    def page_files(self, page, context) -> list[tuple]:
+        """A notice's poster, made just after its page: the page has just rendered the same
+        Markdown body and looked up the same code, which the caches still hold."""
+        if not isinstance(page, NoticePage):
+            return []
+        path = poster_path(page.id)
+        return [(path, page.key, f"{page.id} poster",
+                 lambda: context.renderer.render("poster.html", path, notice=page))]

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import datetime as dt
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -175,3 +176,49 @@ def test_a_job_of_this_process_s_share_may_run_jobs_in_parallel_itself(monkeypat
     # others run in a worker (where processes may not start processes).
     jobs = [lambda: nested(1), lambda: 10, lambda: nested(2), lambda: 20]
     assert parallel.run_parallel(jobs) == [3, 10, 6, 20]
+
+
+def test_a_poster_is_made_in_its_pages_job_and_reuses_its_markdown(tmp_path, monkeypatch):
+    """Files a feature makes from one page (`Plugin.page_files`: the notice's poster) are made
+    in the page's job, just after it, in the same process: the poster finds the page's
+    rendered Markdown body in the cache, so each body is parsed once, not twice. Checked in
+    worker processes, and against the files' bytes of a build without grouping."""
+    import os
+    from collections import Counter
+
+    from generator import markdown, output
+
+    root = generate(tmp_path / "site", notices=40, villages=5, seed=5)
+    monkeypatch.setattr(parallel, "MIN_JOBS", 1)
+    monkeypatch.setenv("GONGSHI_JOBS", "2")
+    log = tmp_path / "writes.log"  # (workers are other processes: they append to a file)
+    real_write, real_parse = output._write, markdown._MD.parse
+
+    def write(target, data):
+        with open(log, "a", encoding="utf-8") as f:
+            f.write(f"write {os.getpid()} {Path(target).parent.name}/{Path(target).name}\n")
+        real_write(target, data)
+
+    def parse(text, *args, **kwargs):
+        with open(log, "a", encoding="utf-8") as f:
+            f.write(f"parse {os.getpid()} {text!r}\n")
+        return real_parse(text, *args, **kwargs)
+
+    monkeypatch.setattr(output, "_write", write)
+    monkeypatch.setattr(markdown._MD, "parse", parse)
+    markdown.render_markdown.cache_clear()
+    built = build(root, tmp_path / "out", dt.date(2026, 11, 22)).out_dir
+    lines = log.read_text(encoding="utf-8").splitlines()
+    writer = {line.split()[2]: line.split()[1] for line in lines if line.startswith("write ")}
+    posters = sorted(path for path in writer if path.startswith("posters/"))
+    assert len(posters) >= 30
+    assert {writer[poster] for poster in posters} != {str(os.getpid())}, "no poster was made in a worker"
+    for poster in posters:
+        assert writer[poster] == writer[f"notices/{poster.split('/')[1]}"], f"{poster} was made apart from its page"
+    parsed = Counter(line.split(" ", 2)[2] for line in lines if line.startswith("parse "))
+    assert len(parsed) >= len(posters)  # the notices' bodies (and the villages' summaries)
+    assert parsed.most_common(1)[0][1] == 1, "a text was parsed as Markdown more than once"
+    monkeypatch.setattr(output, "_write", real_write)
+    monkeypatch.setattr(markdown._MD, "parse", real_parse)
+    monkeypatch.setenv("GONGSHI_JOBS", "1")
+    assert tree_bytes(built) == tree_bytes(build(root, tmp_path / "one", dt.date(2026, 11, 22)).out_dir)
