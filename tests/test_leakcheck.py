@@ -415,3 +415,24 @@ def test_an_edit_of_a_large_file_is_read_where_it_changed(tmp_path, monkeypatch)
         read.clear()
         assert scan_site(site, only=[whole], previous=published, **options) == []
         assert read == [length]
+
+
+def test_the_gate_lists_every_file_as_rglob_does(tmp_path):
+    """The gate reads every file in the output, also one no feature registered: its listing
+    (os.scandir) is pathlib's rglob("*") with is_file(): nested folders, odd names, links to
+    files in, linked folders and broken links out."""
+    import os
+
+    from generator.leakgate import site_files
+
+    site = tmp_path / "site"
+    for path in ("index.html", "a/b/c/deep.json", "a/b/x y.txt", "notices/公示.html", "a/.hidden", "empty/.keep"):
+        (site / path).parent.mkdir(parents=True, exist_ok=True)
+        (site / path).write_text("x", encoding="utf-8")
+    (site / "void").mkdir()
+    os.symlink(site / "index.html", site / "a" / "link.html")
+    os.symlink(site / "a" / "b", site / "linked-folder")
+    os.symlink(tmp_path / "nowhere", site / "broken")
+    expected = sorted(p.relative_to(site).as_posix() for p in site.rglob("*") if p.is_file())
+    assert "a/link.html" in expected and not any(p.startswith("linked-folder/") for p in expected)
+    assert sorted(site_files(site)) == expected
