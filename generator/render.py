@@ -8,15 +8,19 @@ from __future__ import annotations
 
 import datetime as dt
 import posixpath
+import shutil
 from decimal import Decimal
 from functools import lru_cache
 from pathlib import Path
 
 import jinja2
+import jinja2.ext
+from jinja2.lexer import Token
 from markupsafe import Markup
 
 from . import money
 from .i18n import Translator
+from .inputs import digest
 from .markdown import render_markdown
 
 BUILTIN_THEMES = (
@@ -67,6 +71,53 @@ def relpath(path: str, start: str) -> str:
     return "/".join(rest) if rest else "."
 
 
+def only_calls_t(tokens: list) -> bool:
+    """Whether a template's tokens use the name `t` only to call it (`t(`): no `set t`,
+    `for t in`, `macro t(`, `import … as t`, nor `t` as a value. Attributes (`x.t`) are others."""
+    for i, token in enumerate(tokens):
+        if token.type != "name" or token.value != "t" or (i and tokens[i - 1].type == "dot"):
+            continue
+        if i + 1 == len(tokens) or tokens[i + 1].type != "lparen":
+            return False
+        if i and tokens[i - 1].type == "name" and tokens[i - 1].value == "macro":
+            return False
+    return True
+
+
+class FoldedMessages(jinja2.ext.Extension):
+    """`t("key")` with a literal key and nothing else is compiled as that message's text.
+
+    The templates call `t` sixty times a notice page, nearly all for fixed texts: each call
+    went through Jinja's call machinery and the catalog, and its text was escaped again on
+    every page; a constant is escaped once, when the template is compiled. Same output. Left
+    as calls: keys made at render time (`t("kind." ~ n.kind)`), messages with values, keys
+    the catalog lacks (the call fails as before), and every call of a template that uses the
+    name `t` otherwise (`only_calls_t`); the Renderer turns folding off altogether when a
+    template of the site's own theme does, or a feature gives another `t`.
+    """
+
+    def filter_stream(self, stream):
+        messages = getattr(self.environment, "folded_messages", None)
+        tokens = list(stream)
+        if messages is None or not only_calls_t(tokens):
+            return iter(tokens)
+        return _folded(tokens, messages)
+
+
+def _folded(tokens: list, messages: dict[str, str]):
+    i = 0
+    while i < len(tokens):
+        token = tokens[i]
+        if (token.type == "name" and token.value == "t" and i + 3 < len(tokens) and not (i and tokens[i - 1].type == "dot")
+                and tokens[i + 1].type == "lparen" and tokens[i + 2].type == "string" and tokens[i + 3].type == "rparen"
+                and tokens[i + 2].value in messages):
+            yield Token(token.lineno, "string", messages[tokens[i + 2].value])
+            i += 4
+            continue
+        yield token
+        i += 1
+
+
 def _made(folder: Path) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     return folder
@@ -82,20 +133,38 @@ class Renderer:
 
             raise BuildError(f"theme '{config.theme}' not found in themes/ or among the built-in themes")
         self.theme_dirs = dirs
+        fold = "t" not in (extra_globals or {})
         self.env = jinja2.Environment(
             loader=jinja2.FileSystemLoader([str(d / "templates") for d in dirs]),
+            extensions=[FoldedMessages],
             autoescape=True,
             undefined=jinja2.StrictUndefined,
             trim_blocks=True,
             lstrip_blocks=True,
             keep_trailing_newline=True,
-            # Compiled templates, keyed by their source's checksum: compiling the theme took
-            # a quarter of a second on every build.
-            bytecode_cache=jinja2.FileSystemBytecodeCache(str(_made(cache_dir / "templates"))) if cache_dir is not None else None,
+            # Compiled templates, keyed by their source's checksum (and, by folder, by the
+            # messages folded into them): compiling the theme took a quarter of a second on
+            # every build.
+            bytecode_cache=None,
             # A renderer lives for one build, over which the theme does not change: no
             # checking every template's file times again on each of 40,000 renders.
             auto_reload=False,
         )
+        # The built-in themes call `t` only (a test checks); a site's own templates are read
+        # once here, a few at most.
+        builtin = {base.resolve() for base in BUILTIN_THEMES if base.is_dir()}
+        for folder in dirs:
+            if fold and folder.parent.resolve() not in builtin:
+                fold = all(only_calls_t(list(self.env.lexer.tokenize(path.read_text(encoding="utf-8"))))
+                           for path in sorted((folder / "templates").rglob("*")) if path.is_file())
+        self.env.folded_messages = self.t.messages if fold else None
+        if cache_dir is not None:
+            folded = digest(self.t.language, sorted(self.t.messages.items()))[:16] if fold else "calls"
+            compiled = _made(cache_dir / "templates" / folded)
+            for other in compiled.parent.iterdir():  # another catalog's, or an older version's
+                if other != compiled:
+                    shutil.rmtree(other, ignore_errors=True) if other.is_dir() else other.unlink(missing_ok=True)
+            self.env.bytecode_cache = jinja2.FileSystemBytecodeCache(str(compiled))
         self.env.globals.update(
             t=self.t,
             config=config,
