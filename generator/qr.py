@@ -28,8 +28,8 @@ import weakref
 from collections import OrderedDict
 from dataclasses import dataclass
 from functools import lru_cache
-from itertools import chain
 from importlib import metadata
+from itertools import chain
 from pathlib import Path
 from typing import Sequence
 

@@ -118,6 +118,15 @@ def _folded(tokens: list, messages: dict[str, str]):
         i += 1
 
 
+def _only_calls_t_in(env: jinja2.Environment, path: Path) -> bool:
+    """`only_calls_t` of a template file; False for one Jinja cannot read (its error is
+    reported when it is rendered, as without folding)."""
+    try:
+        return only_calls_t(list(env.lexer.tokenize(path.read_text(encoding="utf-8"))))
+    except (jinja2.TemplateSyntaxError, UnicodeDecodeError):
+        return False
+
+
 def _made(folder: Path) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     return folder
@@ -155,8 +164,7 @@ class Renderer:
         builtin = {base.resolve() for base in BUILTIN_THEMES if base.is_dir()}
         for folder in dirs:
             if fold and folder.parent.resolve() not in builtin:
-                fold = all(only_calls_t(list(self.env.lexer.tokenize(path.read_text(encoding="utf-8"))))
-                           for path in sorted((folder / "templates").rglob("*")) if path.is_file())
+                fold = all(_only_calls_t_in(self.env, path) for path in sorted((folder / "templates").rglob("*")) if path.is_file())
         self.env.folded_messages = self.t.messages if fold else None
         if cache_dir is not None:
             folded = digest(self.t.language, sorted(self.t.messages.items()))[:16] if fold else "calls"

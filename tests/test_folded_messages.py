@@ -119,3 +119,16 @@ def _with_language(config, language):
     import dataclasses
 
     return dataclasses.replace(config, language=language)
+
+
+def test_a_broken_site_template_is_reported_when_rendered_not_before(tmp_path):
+    site = make_site(tmp_path, files={
+        "themes/mine/templates/x.html": "{{ t('nav.home') }",
+        "site_config.yaml": (REPO / "tests/sites/minimal/site_config.yaml").read_text(encoding="utf-8") + "theme: mine\n",
+    })
+    from generator.config import load_config
+
+    renderer = Renderer(site, load_config(site), dt.date(2026, 11, 22), cache_dir=tmp_path / "cache")
+    assert renderer.env.folded_messages is None
+    with pytest.raises(jinja2.TemplateSyntaxError):
+        renderer.render("x.html", "x.html")
