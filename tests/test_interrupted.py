@@ -71,21 +71,47 @@ def built_site(tmp_path: Path, monkeypatch, seed: int) -> tuple[Path, Path]:
 
 
 def rebuild_under_way(root: Path, cache: Path, pages: int = 0, ignoring: tuple[int, ...] = ()) -> subprocess.Popen:
-    """After a config change (every page is made again: the build takes long enough to be
-    stopped), `gongshi build` once it has written `pages` pages of the new site."""
+    """After a config change (every page is made again), `gongshi build` once it has written
+    `pages` pages of the new site, held there (SIGSTOP) while the test sends its signal:
+    `resume` lets it go on. A build is quick, and a busy machine may leave the test no time
+    between seeing the build under way and signalling it: a build that got to publish
+    first is started again, after another change."""
     config = root / "site_config.yaml"
-    config.write_text(config.read_text(encoding="utf-8").replace("title: ", "title: 新", 1), encoding="utf-8")
-    process = start_build(root, cache, ignoring)
-    wait_until_building(root, process, pages)
-    return process
+    for attempt in range(5):
+        config.write_text(config.read_text(encoding="utf-8").replace("title: ", "title: 新", 1), encoding="utf-8")
+        process = start_build(root, cache, ignoring)
+        wait_until_building(root, process, pages)
+        os.kill(process.pid, signal.SIGSTOP)
+        while process.poll() is None and _state(process.pid) not in "Tt":
+            time.sleep(0.001)
+        if process.poll() is None and any(name.startswith(".build.building-") for name in leftovers(root)):
+            return process  # stopped before publishing: the temporary folder is still there
+        os.kill(process.pid, signal.SIGCONT)
+        process.communicate(timeout=120)
+        wait_until_gone(root)
+    raise AssertionError("each build published before it could be stopped")
+
+
+def _state(pid: int) -> str:
+    """The process's state letter in /proc (T: stopped); "" once it is gone."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return ""
+
+
+def resume(process: subprocess.Popen) -> None:
+    """Let a build held by `rebuild_under_way` go on: a signal sent meanwhile is handled now."""
+    os.kill(process.pid, signal.SIGCONT)
 
 
 @pytest.mark.parametrize("pages", [0, 100])  # as soon as it starts writing; once pages are written
 def test_sigterm_stops_a_build_like_ctrl_c(tmp_path, monkeypatch, pages):
     root, cache = built_site(tmp_path, monkeypatch, seed=11)
-    published = tree_bytes(root / "build")
     process = rebuild_under_way(root, cache, pages)
+    published = tree_bytes(root / "build")  # (what the held build is to replace)
     process.send_signal(signal.SIGTERM)
+    resume(process)
     out, err = process.communicate(timeout=120)
     assert process.returncode == 128 + signal.SIGTERM, (out, err)
     assert "Traceback" not in err
@@ -99,9 +125,10 @@ def test_sigterm_stops_a_build_like_ctrl_c(tmp_path, monkeypatch, pages):
 @pytest.mark.parametrize("ignored", [False, True])
 def test_a_hangup_stops_a_build_unless_it_was_started_with_nohup(tmp_path, monkeypatch, ignored):
     root, cache = built_site(tmp_path, monkeypatch, seed=13)
-    published = tree_bytes(root / "build")
     process = rebuild_under_way(root, cache, ignoring=(signal.SIGHUP,) if ignored else ())
+    published = tree_bytes(root / "build")
     process.send_signal(signal.SIGHUP)
+    resume(process)
     out, err = process.communicate(timeout=120)
     assert process.returncode == (0 if ignored else 128 + signal.SIGHUP), (out, err)
     wait_until_gone(root)
