@@ -298,17 +298,12 @@ class Output:
         self._clear(site_path, target)
         _write(target, data)
 
-    def write_many(self, jobs, advance=None) -> None:
-        """Make many files at once: `jobs` are (site_path, made_from, key, make) with `make()`
-        returning the text. Large batches run in one process per core (see `parallel`); the
-        bytes are the same as from one process, since each file depends only on its job."""
-        self.write_groups([[job] for job in jobs])
-        if advance is not None:
-            advance(len(jobs))
-
     def write_groups(self, groups) -> None:
-        """`write_many` of groups of jobs: the jobs of a group are made one after the other in
-        one process, so that a later one finds what an earlier one computed in its caches."""
+        """Make many files at once: `groups` are lists of (site_path, made_from, key, make) jobs,
+        `make()` returning the text. Large batches run in one process per core (see
+        `parallel`); the jobs of a group are made one after the other in one process, so that
+        a later one finds what an earlier one computed in its caches. The bytes are the same
+        as from one process, since each file depends only on its job."""
         from .parallel import run_parallel
 
         made = []

@@ -72,14 +72,19 @@ def _too_long(payload: str) -> ValueError:
     return ValueError(f"payload of {len(payload.encode('utf-8'))} bytes does not fit in a QR code at level M")
 
 
-def _encode_text(payload: str) -> tuple[int, str]:
-    """The symbol ``qrcode.QRCode(error_correction=M).make(fit=True)`` makes (tests/test_qr.py
-    compares them), as UTF-8 bytes without an ECI header for text with Chinese characters,
-    the form Chinese phone scanners expect. Faster than qrcode itself: when qrcode makes
-    one byte-mode segment of the text (nearly always), the version, the codewords, the
-    layout and the mask are `_byte_version`'s, `_byte_codewords`'s, `_layout`'s and
-    `_best_mask`'s; else qrcode lays the segments out and `_best_mask` picks the mask. About
-    0.2 ms for a page address, 0.4 ms for a vCard (qrcode takes some 20 ms).
+def _encode_bits(payload: str) -> tuple[int, str]:
+    """(n, the n x n modules of the symbol without the quiet zone as `_bits` text). The slow part.
+
+    Every code, page address or vCard, is the symbol ``qrcode.QRCode(error_correction=M)
+    .make(fit=True)`` makes (tests/test_qr.py compares them): text with Chinese characters as
+    UTF-8 bytes in byte mode without an ECI header, the form Chinese phone scanners expect.
+    (zxing-cpp's encoder, which made the page addresses' codes until it was the slower,
+    would put Chinese characters that Shift JIS also has into Kanji-mode segments, or add an
+    ECI header, which some phone scanners read badly.) Faster than qrcode itself: when
+    qrcode makes one byte-mode segment of the text (nearly always), the version, the
+    codewords, the layout and the mask are `_byte_version`'s, `_byte_codewords`'s,
+    `_layout`'s and `_best_mask`'s; else qrcode lays the segments out and `_best_mask` picks
+    the mask. About 0.24 ms for a page address, 0.34 ms for a vCard (qrcode takes some 20 ms).
     """
     # Imported here: qrcode imports Pillow, time that a rebuild with every code already in
     # the cache need not pay.
@@ -118,16 +123,24 @@ def _segments_layout(payload: str) -> tuple[int, int, int]:
     return code.version, rows ^ flip_rows, cols ^ flip_cols  # (mask 0 taken off again)
 
 
-def _blank(version: int) -> list[list[bool | None]]:
-    """qrcode's layout of a symbol before its data: the function patterns, the format and
-    version information blank (light), None where the data goes."""
+def _qrcode_layout(version: int, fill: bool | None):
+    """A qrcode.QRCode of `version` at level M whose modules are all `fill`, for its setup_*
+    methods to lay patterns on."""
     import qrcode
     from qrcode.constants import ERROR_CORRECT_M
 
     n = version * 4 + 17
     layout = qrcode.QRCode(version=version, error_correction=ERROR_CORRECT_M, box_size=1, border=0)
     layout.modules_count = n
-    layout.modules = [[None] * n for _ in range(n)]
+    layout.modules = [[fill] * n for _ in range(n)]
+    return layout
+
+
+def _blank(version: int) -> list[list[bool | None]]:
+    """qrcode's layout of a symbol before its data: the function patterns, the format and
+    version information blank (light), None where the data goes."""
+    layout = _qrcode_layout(version, None)
+    n = layout.modules_count
     layout.setup_position_probe_pattern(0, 0)
     layout.setup_position_probe_pattern(n - 7, 0)
     layout.setup_position_probe_pattern(0, n - 7)
@@ -186,15 +199,9 @@ def _layout(version: int, codewords: bytes) -> tuple[int, int]:
 def _format_bits(version: int) -> tuple[int, ...]:
     """For each mask: the dark modules of the format (and version) information, `_packed`
     by rows; they are light in the layout that is scored, so OR puts them in."""
-    import qrcode
-    from qrcode.constants import ERROR_CORRECT_M
-
-    n = version * 4 + 17
-    layout = qrcode.QRCode(version=version, error_correction=ERROR_CORRECT_M, box_size=1, border=0)
-    layout.modules_count = n
     found = []
     for mask in range(8):
-        layout.modules = [[False] * n for _ in range(n)]
+        layout = _qrcode_layout(version, False)
         layout.setup_type_info(False, mask)
         if version >= 7:
             layout.setup_type_number(False)
@@ -206,7 +213,7 @@ def _format_bits(version: int) -> tuple[int, ...]:
 #
 # qrcode builds the bit stream one bit at a time and computes the error correction with a
 # polynomial class, about 3 ms for a vCard. A payload that is one byte-mode segment (what
-# qrcode makes of nearly every text: `_encode_text`) is cheaper as whole numbers: the stream
+# qrcode makes of nearly every text: `_encode_bits`) is cheaper as whole numbers: the stream
 # is the mode, the length and the bytes, then qrcode's terminator and padding; each block's
 # error correction is the remainder of its data by qrcode's generator polynomial, computed a
 # byte at a time with a table of the generator times each byte value. The codewords are the
@@ -401,18 +408,6 @@ def _rows(n: int, bits: str) -> Matrix:
     return [[c == "1" for c in bits[r * n:r * n + n]] for r in range(n)]
 
 
-def _encode_bits(payload: str) -> tuple[int, str]:
-    """(n, the n x n modules of the symbol without the quiet zone as `_bits` text). The slow part.
-
-    Every code, page address or vCard, is the symbol the qrcode library makes (`_encode_text`):
-    text with Chinese characters as UTF-8 bytes in byte mode without an ECI header. (zxing-cpp's
-    encoder, which made the page addresses' codes until it was slower than `_encode_text`,
-    would put Chinese characters that Shift JIS also has into Kanji-mode segments, or add an
-    ECI header, which some phone scanners read badly.)
-    """
-    return _encode_text(payload)
-
-
 def _encode_core(payload: str) -> Matrix:
     """The symbol's modules without the quiet zone (True = dark)."""
     return _rows(*_encode_bits(payload))
@@ -484,8 +479,8 @@ def path_from_matrix(matrix: Sequence[Sequence[bool]], margin: int = 0) -> str:
 def _path_from_bits(rows: int, cols: int, bits: str, margin: int = 0) -> str:
     """`path_from_matrix` of the matrix whose `_bits` these are."""
     # Vertices (module corners) are numbered y * w + x; the edges leaving a vertex are bits of
-    # its byte in `edges` (_R, _D, _L, _U). Flat integers and bytes keep this fast (a code
-    # takes about a quarter of a millisecond).
+    # its byte in `edges` (_R, _D, _L, _U). Flat integers and bytes keep this fast (a page
+    # address's code takes about 0.4 ms).
     w = cols + 1
     size = (rows + 1) * w
     R, D, L, U = _R, _D, _L, _U

@@ -4,8 +4,8 @@ A test helper, independent of how generator/qr.py encodes: it finds the mask fro
 format information, undoes it, reads the codewords in the standard zigzag order,
 de-interleaves the data codewords of the blocks and parses the segments, so a test can say
 what is inside a symbol (one byte-mode segment? an ECI header? Kanji mode?), which a decoder's
-text alone does not tell. Function-pattern positions and the block table come from the
-qrcode library (level M).
+text alone does not tell. Function-pattern positions (through generator/qr.py's `_blank`,
+which only calls qrcode's own setup) and the block table come from the qrcode library (level M).
 """
 from __future__ import annotations
 
@@ -13,21 +13,19 @@ import qrcode
 from qrcode import base, util
 from qrcode.constants import ERROR_CORRECT_M
 
+from generator.qr import _blank
+
 MODES = {0: "terminator", 1: "numeric", 2: "alphanumeric", 4: "byte", 7: "eci", 8: "kanji", 3: "structured-append", 5: "fnc1", 9: "fnc1", 13: "hanzi"}
 _LENGTH_MODE = {"numeric": 1, "alphanumeric": 2, "byte": 4, "kanji": 8}
 
 
 def _layout(version: int, mask: int) -> list[list[bool | None]]:
-    """Function patterns, format and version information for `mask`; None = a data module."""
-    n = version * 4 + 17
+    """Function patterns, format and version information for `mask`; None = a data module.
+    (The function patterns are qrcode's, as generator/qr.py's `_blank` lays them; a symbol
+    they did not fit would not decode, which the tests' zxing-cpp reads check.)"""
     code = qrcode.QRCode(version=version, error_correction=ERROR_CORRECT_M, box_size=1, border=0)
-    code.modules_count = n
-    code.modules = [[None] * n for _ in range(n)]
-    code.setup_position_probe_pattern(0, 0)
-    code.setup_position_probe_pattern(n - 7, 0)
-    code.setup_position_probe_pattern(0, n - 7)
-    code.setup_position_adjust_pattern()
-    code.setup_timing_pattern()
+    code.modules_count = version * 4 + 17
+    code.modules = _blank(version)
     code.setup_type_info(False, mask)
     if version >= 7:
         code.setup_type_number(False)

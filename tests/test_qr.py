@@ -598,7 +598,7 @@ def test_text_gets_exactly_the_symbol_qrcode_makes(payload):
     """Text is laid out by qrcode but its mask is chosen by our faster scorer: the symbol
     must be the one qrcode.QRCode.make(fit=True) makes, whatever the version (up to 26 here)."""
     _, reference = _qrcode_symbol(payload, None, None)
-    assert qrmod._rows(*qrmod._encode_text(payload)) == reference
+    assert qrmod._rows(*qrmod._encode_bits(payload)) == reference
 
 
 
