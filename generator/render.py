@@ -41,10 +41,8 @@ def theme_dirs(root: Path, name: str) -> list[Path]:
     return found
 
 
-@lru_cache(maxsize=1 << 16)
 def relative(target: str, page_path: str) -> str:
-    """A link from the page at `page_path` to the site path `target` (both relative to the root).
-    Cached: ten thousand pages in a few folders ask for the same few links again and again."""
+    """A link from the page at `page_path` to the site path `target` (both relative to the root)."""
     if target.startswith(("http:", "https:", "mailto:", "tel:", "#")):
         return target
     anchor = ""
@@ -52,7 +50,28 @@ def relative(target: str, page_path: str) -> str:
         target, anchor = target.split("#", 1)
         anchor = "#" + anchor
     start = posixpath.dirname(page_path) or "."
-    return relpath(target, start) + anchor
+    folder, slash, name = target.rpartition("/")
+    link = _folder_link(folder, start) if name not in ("", ".", "..") and (folder or not slash) else None
+    if link is None or start == target or start.startswith(target + "/"):  # (a link to a folder holding the page)
+        return relpath(target, start) + anchor
+    return link + name + anchor
+
+
+_ODD_PARTS = frozenset(("", ".", ".."))
+
+
+@lru_cache(maxsize=4096)
+def _folder_link(folder: str, start: str) -> str | None:
+    """What a link from the folder `start` to a file in `folder` ("": the root) puts before
+    the file's name: "" or a path ending with "/"; None when a path has an empty, "." or ".."
+    part (posixpath.relpath then makes the whole link). Cached by folder, not by page: ten
+    thousand pages lie in a few folders and link into a few, while a cache by page and target
+    (each page links to its own poster and data file) held 65,536 entries, some 20 MB in
+    each rendering process."""
+    if (start != "." and not _ODD_PARTS.isdisjoint(start.split("/"))) or (folder and not _ODD_PARTS.isdisjoint(folder.split("/"))):
+        return None
+    link = relpath(folder or ".", start)
+    return "" if link == "." else link + "/"
 
 
 def relpath(path: str, start: str) -> str:

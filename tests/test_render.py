@@ -1,5 +1,5 @@
 import pytest
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from generator.render import relative
@@ -36,3 +36,24 @@ def test_relpath_is_posixpaths(path, start):
             relpath(path, start or ".")
         return
     assert relpath(path, start or ".") == expected
+
+
+@settings(max_examples=1000, deadline=None)
+@given(
+    target=st.lists(st.sampled_from(["a", "b", "x.html", ".", "..", ""]), min_size=1, max_size=4).map("/".join),
+    page=st.lists(st.sampled_from(["a", "b", "p.html", ".", "..", ""]), min_size=1, max_size=3).map("/".join),
+    anchor=st.sampled_from(["", "#funds"]),
+)
+def test_relative_is_posixpaths_relpath_from_the_pages_folder(target, page, anchor):
+    """Links are made per folder (`_folder_link`), yet are posixpath.relpath's from the page's folder."""
+    import posixpath
+
+    assume(target or not anchor)  # ("#funds" alone is a link within the page)
+
+    try:
+        expected = posixpath.relpath(target, posixpath.dirname(page) or ".") + anchor
+    except ValueError:
+        with pytest.raises(ValueError):
+            relative(target + anchor, page)
+        return
+    assert relative(target + anchor, page) == expected
