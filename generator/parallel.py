@@ -29,10 +29,11 @@ def _run_share(share: tuple[int, int]) -> list:
     return [_jobs[index]() for index in range(start, len(_jobs), step)]
 
 
-def run_parallel(jobs: list[Callable[[], object]], min_jobs: int | None = None) -> list:
-    """Run every job once and return their results in order; a job's exception is raised here."""
+def run_parallel(jobs: list[Callable[[], object]], min_jobs: int | None = None, count: int | None = None) -> list:
+    """Run every job once and return their results in order; a job's exception is raised here.
+    `count`: the number of processes, instead of `workers()`."""
     global _jobs
-    count = workers()
+    count = workers() if count is None else count
     threshold = MIN_JOBS if min_jobs is None else min_jobs
     if count <= 1 or len(jobs) < threshold or "fork" not in multiprocessing.get_all_start_methods():
         return [job() for job in jobs]

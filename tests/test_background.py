@@ -370,3 +370,30 @@ def test_what_is_written_here_is_scanned_for_the_gate_while_the_features_finish(
     scans = [at for at, (what, files) in enumerate(events) if what == "scan" and "leak.html" in files]
     assert len(scans) == 1 and scans[0] < events.index(("join", None))
     assert tree_bytes(out) == before
+
+
+def test_a_features_process_scans_its_files_on_every_core(tmp_path, monkeypatch, forked):
+    """A feature's process runs its feature alone (GONGSHI_JOBS=1 there), yet scans a large
+    batch of its files in slices on every core: it does so last, while the build waits."""
+    from generator import leakcheck, leakgate
+
+    log = tmp_path / "scans.log"
+    real_scan = leakcheck.scan_site
+
+    def logged(site_dir, *, only=None, **options):
+        with open(log, "a", encoding="utf-8") as out:
+            out.writelines(f"{os.getpid()} {path}\n" for path in only or ())
+        return real_scan(site_dir, only=only, **options)
+
+    monkeypatch.setattr(leakcheck, "scan_site", logged)
+    monkeypatch.setattr(leakgate, "PARALLEL_FILES", 1)
+    root = generate(tmp_path / "site", notices=20, villages=2, seed=4)
+    with monkeypatch.context() as m:
+        m.setenv("GONGSHI_JOBS", "1")
+        single = clean_build(root, tmp_path / "single", TODAY, m)
+    log.unlink()
+    assert tree_bytes(build(root, tmp_path / "out", TODAY).out_dir) == single
+    scanned = [line.split(" ", 1) for line in log.read_text(encoding="utf-8").splitlines()]
+    search = {pid for pid, path in scanned if path.startswith("search/")}  # the search feature's files
+    assert len(search) == 2 and os.getpid() not in {int(pid) for pid in search}
+    assert sorted(path for _, path in scanned) == sorted(set(path for _, path in scanned))  # each file read once
