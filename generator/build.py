@@ -87,7 +87,7 @@ def _write_site(root, out_dir, today, progress, plugins, inputs, cache, content,
         base = base_key(root, theme_dirs(root, content.config.theme), today, plugins)
         pages = list(site.all_pages())
         # Features that need only the model write their files beside the rendering (background.py).
-        rules = Rules(content)  # the leak gate's, for the features' processes and the gate
+        rules = Rules(content, cache)  # the leak gate's, for the features' processes and the gate
         whole_gate = output.previous.get("gate") != rules.key  # else files linked from the last build passed
         if not whole_gate:
             rules.published = output.out_dir  # and a file it changed is read where it changed

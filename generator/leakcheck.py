@@ -72,6 +72,7 @@ def scan_site(
     public_names: Iterable[str] = (),
     only: Iterable[str] | None = None,
     previous: Path | None = None,
+    verdicts=None,
 ) -> list[Leak]:
     """Every leak in every file under `site_dir`, sorted by path, line and column.
 
@@ -91,20 +92,37 @@ def scan_site(
     `previous`: a folder whose files passed this very scan (same numbers and names) with
     nothing found: the last published site. A file also there is read only where it
     changed (`_changed_span`); the report is the same.
+
+    `verdicts`: the files found clean before under the same numbers and names
+    (`leakgate.Verdicts`: `known()`, `key(relpath, data)`, `record(keys)`): a file whose
+    path and bytes are among them is not scanned again; those found clean now are added.
     """
     scanner = _Scanner(allowed_numbers, private_names, public_names)
     site_dir = Path(site_dir)
     leaks: list[Leak] = []
+    known = verdicts.known() if verdicts is not None else None
+    passed: list[bytes] = []
     paths = _files(site_dir) if only is None else (site_dir / relpath for relpath in sorted(only))
     for path in paths:
         relpath = path.relative_to(site_dir).as_posix()
+        data = path.read_bytes()
+        if known is not None:
+            key = verdicts.key(relpath, data)
+            if key in known:
+                continue
         old = None
         if previous is not None:
             try:
                 old = (previous / relpath).read_bytes()
             except OSError:  # new in this build, or no longer a file
                 pass
-        leaks += scanner.scan_file(relpath, path.read_bytes(), old)
+        found = scanner.scan_file(relpath, data, old)
+        if found:
+            leaks += found
+        elif known is not None:
+            passed.append(key)
+    if passed:
+        verdicts.record(passed)
     return sorted(leaks)
 
 

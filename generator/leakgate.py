@@ -2,17 +2,25 @@
 
 Whatever path personal data might take into the output (a template, the search index, a
 data export), it ends up in a file, so the gate scans every written file for personal
-numbers, unmasked beneficiary names and image metadata. Any finding fails the build.
+numbers, unmasked beneficiary names and image metadata. Any finding fails the build. What
+it need not read again: a file linked from the last build, which passed under the same rules;
+after an edit, a rewritten file's unchanged part (leakcheck.scan_site's `previous`); and in a
+build into an empty folder, a file whose path and bytes it passed before (`Verdicts`).
 """
 from __future__ import annotations
 
+import hashlib
 import os
 import re
+import sqlite3
 from pathlib import Path
 
 from .errors import BuildError
 
 PARALLEL_FILES = 2000  # a site this large is scanned on every core
+# Verdicts (below) are looked up and recorded for batches this large: a build into an empty
+# folder. An edit's few files, new bytes each time, are read where they changed instead.
+VERDICTS_FROM = 1000
 
 
 def allowed_numbers(content) -> frozenset[str]:
@@ -52,7 +60,7 @@ class Rules:
     """What the gate looks for in one build, made once (before features fork, background.py).
     `key`: files that passed under the same key need no second look."""
 
-    def __init__(self, content):
+    def __init__(self, content, cache_dir: Path | None = None):
         from . import leakcheck  # noqa: F401 - imported once here, not again in each forked feature's process
         from .output import digest
 
@@ -70,6 +78,7 @@ class Rules:
         from .parallel import workers
 
         self.jobs = workers()
+        self.verdicts = Verdicts(cache_dir, self.key) if cache_dir is not None else None
 
     def leaks(self, site_dir: Path, files: list[str]) -> list:
         """The leaks in these site paths, sorted; a large batch is scanned on every core."""
@@ -79,9 +88,97 @@ class Rules:
         files = sorted(files)
         count = self.jobs
         slices = [files[start::count] for start in range(count)] if len(files) >= PARALLEL_FILES else [files]
-        found = run_parallel([lambda part=part: scan_site(site_dir, only=part, previous=self.published, **self.options)
+        verdicts = self.verdicts if len(files) >= VERDICTS_FROM else None
+        found = run_parallel([lambda part=part: scan_site(site_dir, only=part, previous=self.published, verdicts=verdicts,
+                                                          **self.options)
                               for part in slices], min_jobs=2, count=count)
         return sorted(leak for part in found for leak in part)
+
+
+class Verdicts:
+    """The files the gate found nothing in before, by path and bytes, kept in the build cache
+    (`gate.sqlite3`) for the next build into an empty folder: a CI runner restores the cache
+    but not the last output, renders every page again and, without these, reads all 40,000
+    files of a 10,000-notice county again (about 10 s of CPU) though nearly all are the
+    bytes it passed the time before.
+
+    A verdict is a keyed hash (BLAKE2b) of a file's site path and bytes. Its key is made from
+    the rules' key (the numbers published on purpose, the private and the public names), the
+    tool's own code and the versions of Python and Pillow (which reads the images' metadata),
+    so a verdict given under other rules or by another version of the scanner is never met: a
+    name that became private is looked for again in every file.
+    Only files without findings are recorded; the scan of a file gives the same findings
+    whenever its path, its bytes, the rules and the tool are the same. A database that cannot
+    be read or written only costs reading the files (a damaged one is removed); one that
+    holds more than `KEPT` verdicts is emptied before it takes more.
+    """
+
+    FILE_NAME = "gate.sqlite3"
+    VERSION = 1
+    KEPT = 250_000  # a 10,000-notice county has 40,000 files
+
+    def __init__(self, cache_dir: Path, rules_key: str):
+        import sys
+        from importlib.metadata import version
+
+        from .inputs import digest, tool_digest
+
+        self.file = Path(cache_dir) / self.FILE_NAME
+        self.salt = bytes.fromhex(digest("gongshi gate verdicts", self.VERSION, rules_key, tool_digest(), sys.version,
+                                         version("pillow")))
+
+    def key(self, relpath: str, data: bytes) -> bytes:
+        path = relpath.encode("utf-8", "surrogateescape")
+        h = hashlib.blake2b(len(path).to_bytes(8, "little"), key=self.salt, digest_size=20)
+        h.update(path)
+        h.update(data)
+        return h.digest()
+
+    def known(self) -> set[bytes]:
+        """Every verdict kept (read by each process that scans a large batch)."""
+        try:
+            with self._connection() as db:
+                return {key for (key,) in db.execute("SELECT key FROM verdicts")}
+        except (sqlite3.Error, OSError) as exc:
+            self._failed(exc)
+            return set()
+
+    def record(self, keys: list[bytes]) -> None:
+        """Keep the verdicts of files found clean, in one transaction."""
+        try:
+            with self._connection() as db:
+                db.execute("BEGIN IMMEDIATE")
+                (count,) = db.execute("SELECT count(*) FROM verdicts").fetchone()
+                if count + len(keys) > self.KEPT:
+                    db.execute("DELETE FROM verdicts")
+                db.executemany("INSERT OR IGNORE INTO verdicts (key) VALUES (?)", ((key,) for key in keys))
+                db.execute("COMMIT")
+        except (sqlite3.Error, OSError) as exc:
+            self._failed(exc)
+
+    def _connection(self):
+        from contextlib import closing
+
+        self.file.parent.mkdir(parents=True, exist_ok=True)
+        db = sqlite3.connect(self.file, timeout=60, isolation_level=None)
+        try:
+            db.execute("PRAGMA journal_mode=WAL")  # the processes of one build read while another writes
+            db.execute("PRAGMA synchronous=NORMAL")  # a cache: a crash may lose the last verdicts, nothing else
+            db.execute("CREATE TABLE IF NOT EXISTS verdicts (key BLOB PRIMARY KEY) WITHOUT ROWID")
+        except BaseException:
+            db.close()
+            raise
+        return closing(db)
+
+    def _failed(self, exc: BaseException) -> None:
+        from .speed import sqlite_damaged
+
+        if sqlite_damaged(exc):
+            for suffix in ("", "-wal", "-shm"):
+                try:
+                    os.unlink(f"{self.file}{suffix}")
+                except OSError:
+                    pass
 
 
 def site_files(folder: Path) -> list[str]:

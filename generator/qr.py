@@ -33,6 +33,8 @@ from itertools import chain
 from pathlib import Path
 from typing import Sequence
 
+from .speed import sqlite_damaged
+
 __all__ = [
     "QUIET_ZONE",
     "ERROR_CORRECTION",
@@ -795,7 +797,7 @@ class QrCache:
                     db.close()
                     raise
             except (sqlite3.Error, OSError) as exc:
-                if attempt == 0 and _damaged(exc) and self._remove_file():
+                if attempt == 0 and sqlite_damaged(exc) and self._remove_file():
                     with self._lock:
                         self.stats.disk_errors += 1
                     continue  # a damaged file (or another program's) is replaced by a new database
@@ -820,7 +822,7 @@ class QrCache:
             self.stats.disk_errors += 1
         self._unusable = True
         self.close()
-        if _damaged(exc):
+        if sqlite_damaged(exc):
             self._remove_file()
 
     def close(self) -> None:
@@ -902,12 +904,6 @@ def _close_before_fork() -> None:
 
 if hasattr(os, "register_at_fork"):
     os.register_at_fork(before=_close_before_fork)
-
-
-def _damaged(exc: BaseException) -> bool:
-    """Whether SQLite found the file damaged or not a database (not merely busy or unwritable)."""
-    code = getattr(exc, "sqlite_errorcode", None)
-    return code is not None and code & 0xFF in (sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB)
 
 
 def _remove_old_layout(folder: Path) -> None:

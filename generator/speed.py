@@ -54,3 +54,12 @@ def save_pickle(path: Path, data) -> None:
     except OSError:
         with suppress(OSError):
             tmp.unlink()  # a disk that filled up keeps no half-written file
+
+
+def sqlite_damaged(exc: BaseException) -> bool:
+    """Whether SQLite found a cache's file damaged or not a database (not merely busy or
+    unwritable): the file is then removed and made again."""
+    import sqlite3
+
+    code = getattr(exc, "sqlite_errorcode", None)
+    return code is not None and code & 0xFF in (sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB)

@@ -615,3 +615,27 @@ def test_a_cache_file_that_cannot_be_written_leaves_the_old_one_and_no_temporary
     speed.save_pickle(path, {"version": 2})  # only costs time: no error
     assert pickle.loads(path.read_bytes()) == {"version": 1}
     assert sorted(p.name for p in path.parent.iterdir()) == ["rows.pickle"]
+
+
+def test_a_build_into_an_empty_folder_with_the_cache_kept_reads_no_file_twice_for_the_gate(tmp_path, monkeypatch):
+    """What a CI runner does on every push: the same site built into a new folder with the
+    build cache restored. The gate passed those very bytes before (leakgate.Verdicts)."""
+    from generator import leakcheck, leakgate
+
+    monkeypatch.setenv("GONGSHI_JOBS", "1")  # every scan in this process, where it is counted
+    monkeypatch.setenv("GONGSHI_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setattr(leakgate, "VERDICTS_FROM", 1)
+    scanned: list[str] = []
+    real = leakcheck._Scanner.scan_file
+    monkeypatch.setattr(leakcheck._Scanner, "scan_file",
+                        lambda self, relpath, data, old=None: (scanned.append(relpath), real(self, relpath, data, old))[1])
+    root = generate(tmp_path / "site", notices=30, villages=3, seed=8)
+    first = tree_bytes(build(root, tmp_path / "first", TODAY).out_dir)
+    assert len(scanned) == len(first)
+    scanned.clear()
+    assert tree_bytes(build(root, tmp_path / "second", TODAY).out_dir) == first
+    assert scanned == []
+    retitle(notice_files(root)[0])  # one notice edited: its files are read, not the others
+    third = tree_bytes(build(root, tmp_path / "third", TODAY).out_dir)
+    changed = {path for path, data in third.items() if first.get(path) != data}
+    assert changed and sorted(scanned) == sorted(changed) and len(changed) < len(third) // 4

@@ -436,3 +436,56 @@ def test_the_gate_lists_every_file_as_rglob_does(tmp_path):
     expected = sorted(p.relative_to(site).as_posix() for p in site.rglob("*") if p.is_file())
     assert "a/link.html" in expected and not any(p.startswith("linked-folder/") for p in expected)
     assert sorted(site_files(site)) == expected
+
+
+def test_verdicts_spare_reading_a_file_again_only_for_its_same_path_bytes_and_rules(tmp_path, monkeypatch):
+    """A CI runner builds into an empty folder with the build cache restored: files the gate
+    passed before, by path and bytes under the same rules, are not read again; a changed
+    file, a file with findings and every file under other rules are."""
+    from generator import leakcheck
+    from generator.leakgate import Verdicts
+
+    site = write(tmp_path / "site", {**{f"p{n}.html": f"<p>公示 {n}</p>" for n in range(5)},
+                                     "notice.html": "<p>张三丰 领取补贴</p>"})
+    scanned: list[str] = []
+    real = leakcheck._Scanner.scan_file
+    monkeypatch.setattr(leakcheck._Scanner, "scan_file",
+                        lambda self, relpath, data, old=None: (scanned.append(relpath), real(self, relpath, data, old))[1])
+    cache = tmp_path / "cache"
+
+    def scan(rules: str, **options) -> list[str]:
+        scanned.clear()
+        return [leak.path for leak in scan_site(site, verdicts=Verdicts(cache, rules), **options)]
+
+    assert scan("a") == [] and len(scanned) == 6
+    assert scan("a") == [] and scanned == []
+    (site / "p1.html").write_text(f"<p>电话 {MOBILE}</p>", encoding="utf-8")
+    assert scan("a") == ["p1.html"] and scanned == ["p1.html"]
+    assert scan("a") == ["p1.html"] and scanned == ["p1.html"]  # a file with findings is never recorded
+    (site / "p1.html").rename(site / "p9.html")  # the same bytes elsewhere: read again
+    (site / "p2.html").rename(site / "moved.html")
+    assert scan("a") == ["p9.html"] and sorted(scanned) == ["moved.html", "p9.html"]
+    # A beneficiary's name became private (other rules): every file is read, the unchanged
+    # notice too, and the name is found there.
+    assert scan("b", private_names=["张三丰"]) == ["notice.html", "p9.html"] and len(scanned) == 6
+    monkeypatch.setattr("generator.inputs.tool_digest", lambda: "another version of the scanner")
+    assert scan("a") == ["p9.html"] and len(scanned) == 6
+
+
+def test_damaged_or_full_verdicts_only_cost_reading_the_files(tmp_path, monkeypatch):
+    import sqlite3
+
+    from generator.leakgate import Verdicts
+
+    site = write(tmp_path / "site", {f"p{n}.html": f"<p>公示 {n}</p>" for n in range(6)})
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    (cache / Verdicts.FILE_NAME).write_bytes(b"not a database at all" * 100)
+    verdicts = Verdicts(cache, "a")
+    assert verdicts.known() == set()  # damaged: removed, to be made again
+    assert scan_site(site, verdicts=verdicts) == []
+    assert len(verdicts.known()) == 6
+    monkeypatch.setattr(Verdicts, "KEPT", 8)
+    assert scan_site(site, verdicts=Verdicts(cache, "b")) == []  # 6 more would exceed 8: emptied first
+    with sqlite3.connect(cache / Verdicts.FILE_NAME) as db:
+        assert db.execute("SELECT count(*) FROM verdicts").fetchone() == (6,)
