@@ -102,7 +102,7 @@ class Verdicts:
     files of a 10,000-notice county again (about 10 s of CPU) though nearly all are the
     bytes it passed the time before.
 
-    A verdict is a keyed hash (BLAKE2b) of a file's site path and bytes. Its key is made from
+    A verdict is a salted hash (SHA-256) of a file's site path and bytes. Its salt is made from
     the rules' key (the numbers published on purpose, the private and the public names), the
     tool's own code and the versions of Python and Pillow (which reads the images' metadata),
     so a verdict given under other rules or by another version of the scanner is never met: a
@@ -128,11 +128,14 @@ class Verdicts:
                                          version("pillow")))
 
     def key(self, relpath: str, data: bytes) -> bytes:
+        # SHA-256 (with the machine's SHA instructions, twice as fast as BLAKE2b here: a cold
+        # build hashes 320 MB), the salt first.
         path = relpath.encode("utf-8", "surrogateescape")
-        h = hashlib.blake2b(len(path).to_bytes(8, "little"), key=self.salt, digest_size=20)
+        h = hashlib.sha256(self.salt)
+        h.update(len(path).to_bytes(8, "little"))
         h.update(path)
         h.update(data)
-        return h.digest()
+        return h.digest()[:20]
 
     def known(self) -> set[bytes]:
         """Every verdict kept (read by each process that scans a large batch)."""
