@@ -73,6 +73,7 @@ def scan_site(
     only: Iterable[str] | None = None,
     previous: Path | None = None,
     verdicts=None,
+    mentions: frozenset[str] | None = None,
 ) -> list[Leak]:
     """Every leak in every file under `site_dir`, sorted by path, line and column.
 
@@ -96,6 +97,18 @@ def scan_site(
     `verdicts`: the files found clean before under the same numbers and names
     (`leakgate.Verdicts`: `known()`, `key(relpath, data)`, `record(keys)`): a file whose
     path and bytes are among them is not scanned again; those found clean now are added.
+
+    `mentions`: these files are the very bytes that passed this scan under the same numbers
+    and public names, with the same QR outlines left out, and private names that differ
+    only by `mentions` (added) and by names without Latin letters or digits (removed)
+    (`leakgate.Rules.added_names`). A file is then read only if one of `mentions` occurs
+    in it (`_may_mention`); else it shows nothing, as before. Why: the name scan walks the
+    text taking at each place it reaches the longest name there, private or public. An
+    added name that occurs nowhere changes no step. A removed name without letters or
+    digits was never the longest name at a place the walk reached (it always stands alone,
+    so that would have been a finding), so no step changes either, and a name the walk
+    takes is private now only if it was before (the added ones occur nowhere). Numbers do
+    not depend on names.
     """
     scanner = _Scanner(allowed_numbers, private_names, public_names)
     site_dir = Path(site_dir)
@@ -106,6 +119,8 @@ def scan_site(
     for path in paths:
         relpath = path.relative_to(site_dir).as_posix()
         data = path.read_bytes()
+        if mentions is not None and not _may_mention(relpath, data, mentions):
+            continue
         if known is not None:
             key = verdicts.key(relpath, data)
             if key in known:
@@ -508,11 +523,40 @@ class _Hit:
     mask: str  # what the context shows instead
 
 
+def skips_qr_paths(names: Iterable[str]) -> bool:
+    """Whether the scan leaves the QR outlines out, with these names (private and public)
+    looked for: not when a name could be found in path data (see `_without_qr_paths`)."""
+    return not any('"' in name or set(name) <= _QR_PATH_CHARS for name in names)
+
+
+def _may_mention(relpath: str, data: bytes, names: frozenset[str]) -> bool:
+    """Whether one of `names` occurs in the file as `_Scanner.scan_file` reads it: in its text
+    or in one of its escaped runs decoded (the only places the name scan looks). False for
+    an image (its scan reads metadata, whatever the names) or a file that is not text."""
+    if not names:
+        return False
+    suffix = Path(relpath).suffix.lower()
+    if suffix == ".gz":
+        try:
+            data = gzip.decompress(data)
+        except (OSError, EOFError):
+            return False
+        suffix = Path(relpath[:-3]).suffix.lower()
+    if suffix in IMAGE_SUFFIXES:
+        return False
+    text = _decode_text(data, known_text=suffix in TEXT_SUFFIXES)
+    if text is None:
+        return False
+    if any(name in text for name in names):
+        return True
+    return any(name in _decode_run(match.group()) for match in _ESCAPED_RUN.finditer(text) for name in names)
+
+
 class _Scanner:
     def __init__(self, allowed_numbers: Iterable[str], private_names: Iterable[str], public_names: Iterable[str]):
         self.allowed = frozenset(allowed_numbers)
         self.names = _Names(private_names, public_names)
-        self.skip_qr_paths = not any('"' in name or set(name) <= _QR_PATH_CHARS for name in self.names.owner)
+        self.skip_qr_paths = skips_qr_paths(self.names.owner)
         in_names = set("".join(self.names.owner))
         edges = "".join(sorted(set(_EDGE_CHARS) - in_names))  # (see _changed_span)
         self.edges = re.compile("[" + re.escape(edges) + "]") if edges else None

@@ -61,13 +61,20 @@ class Rules:
     `key`: files that passed under the same key need no second look."""
 
     def __init__(self, content, cache_dir: Path | None = None):
-        from . import leakcheck  # noqa: F401 - imported once here, not again in each forked feature's process
+        from . import leakcheck  # imported once here, not again in each forked feature's process
         from .output import digest
 
         self.options = dict(allowed_numbers=allowed_numbers(content), private_names=private_names(content),
                             public_names=public_names(content))
         self.key = digest(sorted(self.options["allowed_numbers"]), sorted(self.options["private_names"]),
                           sorted(self.options["public_names"]))
+        # Kept in the manifest: the next build, whose rules differ by private names alone,
+        # looks at the files it links from this one only for the names added (`added_names`).
+        private = sorted({name.strip() for name in self.options["private_names"] if len(name.strip()) >= 2})
+        public = {name.strip() for name in self.options["public_names"] if len(name.strip()) >= 2} - set(private)
+        self.parts = {"numbers": digest(sorted(self.options["allowed_numbers"])),
+                      "public": digest(sorted(self.options["public_names"])),
+                      "qr": leakcheck.skips_qr_paths([*public, *private]), "private": private}
         # The last published site, when it passed the gate under these rules (the same key):
         # a file also there is read only where it changed (leakcheck.scan_site's `previous`).
         self.published: Path | None = None
@@ -80,17 +87,36 @@ class Rules:
         self.jobs = workers()
         self.verdicts = Verdicts(cache_dir, self.key) if cache_dir is not None else None
 
-    def leaks(self, site_dir: Path, files: list[str]) -> list:
-        """The leaks in these site paths, sorted; a large batch is scanned on every core."""
+    def added_names(self, previous: dict | None) -> frozenset[str] | None:
+        """The private names added since the build whose rules' `parts` are `previous`, when
+        the files it published need be looked at only for those (leakcheck.scan_site's
+        `mentions`, where the reason is): the same numbers and public names, the same choice
+        about QR outlines, and no removed name with Latin letters or digits. None when
+        every file must be read whole under these rules."""
+        if not isinstance(previous, dict) or any(previous.get(part) != self.parts[part] for part in ("numbers", "public", "qr")):
+            return None
+        before = previous.get("private")
+        if not isinstance(before, list):
+            return None
+        from .leakcheck import _WORD_CHAR  # what a name may share with a word around it (_stands_alone)
+
+        now = set(self.parts["private"])
+        if any(_WORD_CHAR.search(name) for name in set(before) - now):
+            return None
+        return frozenset(now.difference(before))
+
+    def leaks(self, site_dir: Path, files: list[str], mentions: frozenset[str] | None = None) -> list:
+        """The leaks in these site paths, sorted; a large batch is scanned on every core.
+        `mentions`: see `added_names`."""
         from .leakcheck import scan_site
         from .parallel import run_parallel
 
         files = sorted(files)
         count = self.jobs
         slices = [files[start::count] for start in range(count)] if len(files) >= PARALLEL_FILES else [files]
-        verdicts = self.verdicts if len(files) >= VERDICTS_FROM else None
+        verdicts = self.verdicts if len(files) >= VERDICTS_FROM and mentions is None else None
         found = run_parallel([lambda part=part: scan_site(site_dir, only=part, previous=self.published, verdicts=verdicts,
-                                                          **self.options)
+                                                          mentions=mentions, **self.options)
                               for part in slices], min_jobs=2, count=count)
         return sorted(leak for part in found for leak in part)
 

@@ -326,7 +326,8 @@ class Output:
             self.keys[site_path] = key
 
     # -- finishing -----------------------------------------------------------------------
-    def commit(self, inputs: str | None = None, gate: str | None = None, base: str | None = None) -> None:
+    def commit(self, inputs: str | None = None, gate: str | None = None, base: str | None = None,
+               gate_parts: dict | None = None) -> None:
         """Swap the new site into place. The old one becomes the standby when it has a
         manifest (else it is removed, once the new one is there).
 
@@ -336,8 +337,9 @@ class Output:
         finds no manifest and builds afresh; Ctrl+C and SIGTERM wait until the swap is done.
 
         The manifest keeps `inputs` (for the next build's "nothing changed"), the leak gate's
-        key `gate` and the pages' base key `base` (build.base_key: whether the next build is an
-        edit of this one), with every file's key and checksum."""
+        key `gate` and what it was made from (`gate_parts`, leakgate.Rules.parts) and the pages'
+        base key `base` (build.base_key: whether the next build is an edit of this one), with
+        every file's key and checksum."""
         self.prune()
         standby = self.standby_dir if self.previous else None
         old = None
@@ -346,7 +348,8 @@ class Output:
         new_manifest = None
         if self.manifest_path is not None:
             self.manifest_path.parent.mkdir(parents=True, exist_ok=True)
-            manifest = {"version": MANIFEST_VERSION, "out_dir": str(self.out_dir), "inputs": inputs, "gate": gate, "base": base,
+            manifest = {"version": MANIFEST_VERSION, "out_dir": str(self.out_dir), "inputs": inputs, "gate": gate,
+                        "gate_parts": gate_parts, "base": base,
                         "files": sorted(self.written), "keys": dict(sorted(self.keys.items())),
                         "sums": dict(sorted(self.sums.items()))}
             new_manifest = self.manifest_path.with_suffix(".new")

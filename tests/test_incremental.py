@@ -639,3 +639,67 @@ def test_a_build_into_an_empty_folder_with_the_cache_kept_reads_no_file_twice_fo
     third = tree_bytes(build(root, tmp_path / "third", TODAY).out_dir)
     changed = {path for path, data in third.items() if first.get(path) != data}
     assert changed and sorted(scanned) == sorted(changed) and len(changed) < len(third) // 4
+
+
+def rename_a_beneficiary(root: Path, new: str) -> str:
+    """The first beneficiary of the first notice that has any gets the name `new`; returns the old one."""
+    import re
+
+    for path in notice_files(root):
+        text = path.read_text(encoding="utf-8")
+        match = re.search(r"(?m)^beneficiaries:\n  - name: (.+)$", text)
+        if match:
+            path.write_text(text[:match.start(1)] + new + text[match.end(1):], encoding="utf-8")
+            return match.group(1)
+    raise AssertionError("no notice with beneficiaries")
+
+
+def test_after_a_beneficiary_is_renamed_the_gate_looks_at_linked_files_only_for_the_new_name(tmp_path, monkeypatch):
+    """The rules changed by private names alone: what the build made again is read whole,
+    what it linked from the last build only where the added name occurs (none here)."""
+    from generator import leakcheck
+
+    monkeypatch.setenv("GONGSHI_CACHE", str(tmp_path / "cache"))
+    root = generate(tmp_path / "site", notices=30, villages=3, seed=8)
+    out = tmp_path / "out"
+    before = tree_bytes(build(root, out, TODAY).out_dir)
+    scanned: list[str] = []
+    looked: list[str] = []
+    real_scan, real_look = leakcheck._Scanner.scan_file, leakcheck._may_mention
+    monkeypatch.setattr(leakcheck._Scanner, "scan_file",
+                        lambda self, relpath, data, old=None: (scanned.append(relpath), real_scan(self, relpath, data, old))[1])
+    monkeypatch.setattr(leakcheck, "_may_mention", lambda relpath, data, names: (looked.append(relpath), real_look(relpath, data, names))[1])
+    rename_a_beneficiary(root, "欧阳新名")
+    after = tree_bytes(build(root, out, TODAY).out_dir)
+    read, seen = set(scanned), set(looked)
+    changed = {path for path, data in after.items() if before.get(path) != data}
+    assert changed and changed <= read <= set(after)
+    assert len(read) < len(after) // 2  # not every file read whole
+    assert seen | read == set(after) and seen.isdisjoint(changed)  # the others looked at for the name
+    assert after == clean_build(root, tmp_path / "clean", TODAY, monkeypatch)
+
+
+def test_a_new_beneficiary_s_name_in_a_file_that_did_not_change_is_found(tmp_path, monkeypatch):
+    """Files linked from the last build are read whole where an added private name occurs,
+    plainly or escaped, and the leak stops the build as a full scan would."""
+    from generator.errors import BuildError
+    from generator.plugins import Plugin, default_plugins
+
+    class Extra(Plugin):  # in place of the QR codes: files the same in every build
+        name = "qr"
+
+        def on_write(self, site, context, output, advance) -> None:
+            output.write_text("extra.html", "<p>王小明 到村委会领取</p>\n", "extra page")
+            output.write_text("data/extra.json", '{"who": "\\u738b\\u5c0f\\u660e"}\n', "extra data")
+
+    plugins = [Extra() if p.name == "qr" else p for p in default_plugins()]
+    monkeypatch.setenv("GONGSHI_CACHE", str(tmp_path / "cache"))
+    root = generate(tmp_path / "site", notices=30, villages=3, seed=8)
+    out = build(root, tmp_path / "out", TODAY, plugins=plugins).out_dir
+    before = tree_bytes(out)
+    rename_a_beneficiary(root, "王小明")
+    with pytest.raises(BuildError) as err:
+        build(root, out, TODAY, plugins=plugins)
+    found = [line.split(":")[0] for line in str(err.value).splitlines()[1:]]
+    assert found == ["data/extra.json", "extra.html"]
+    assert tree_bytes(out) == before

@@ -7,7 +7,7 @@ import re
 from pathlib import Path
 
 import pytest
-from hypothesis import example, given, settings
+from hypothesis import assume, example, given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
@@ -489,3 +489,32 @@ def test_damaged_or_full_verdicts_only_cost_reading_the_files(tmp_path, monkeypa
     assert scan_site(site, verdicts=Verdicts(cache, "b")) == []  # 6 more would exceed 8: emptied first
     with sqlite3.connect(cache / Verdicts.FILE_NAME) as db:
         assert db.execute("SELECT count(*) FROM verdicts").fetchone() == (6,)
+
+
+_POOL = ["张三", "张三丰", "三丰", "李明", "李明华", "明华", "华张", "王小明", "小明", "Li", "Lim", "Ming"]
+
+
+def _spellings(name: str) -> list[str]:
+    return [name, "".join(f"\\u{ord(c):04x}" for c in name), "".join(f"&#{ord(c)};" for c in name),
+            "".join(f"%{b:02X}" for b in name.encode("utf-8"))]
+
+
+@settings(max_examples=600, deadline=None)
+@given(
+    pieces=st.lists(st.one_of(st.sampled_from(list("张三丰李明华王小村 xLimng<>\"")),
+                              st.sampled_from(_POOL).flatmap(lambda n: st.sampled_from(_spellings(n)))), max_size=14),
+    old=st.sets(st.sampled_from(_POOL)), new=st.sets(st.sampled_from(_POOL)), public=st.sets(st.sampled_from(_POOL)),
+)
+@example(pieces=["李明华", "三丰"], old={"张三丰"}, new={"张三丰", "华张"}, public={"李明华"})
+@example(pieces=["ax张三"], old={"x张", "张三"}, new={"张三"}, public=set())  # a removed name with a letter hid 张三
+def test_files_that_passed_need_be_read_only_where_an_added_name_occurs(pieces, old, new, public):
+    """What leakgate.Rules.added_names and scan_site's `mentions` rely on: a text in which the
+    old private names were not found, in which no added name occurs (`_may_mention`), and
+    whose removed names have no Latin letters or digits, shows nothing under the new names."""
+    from generator.leakcheck import _WORD_CHAR, _may_mention
+
+    assume(not any(_WORD_CHAR.search(name) for name in old - new))
+    text = "".join(pieces)
+    assume(scan_text(text, "t.html", private_names=old, public_names=public) == [])
+    if not _may_mention("t.html", text.encode("utf-8"), frozenset(new - old)):
+        assert scan_text(text, "t.html", private_names=new, public_names=public) == []
