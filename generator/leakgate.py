@@ -3,9 +3,11 @@
 Whatever path personal data might take into the output (a template, the search index, a
 data export), it ends up in a file, so the gate scans every written file for personal
 numbers, unmasked beneficiary names and image metadata. Any finding fails the build. What
-it need not read again: a file linked from the last build, which passed under the same rules;
-after an edit, a rewritten file's unchanged part (leakcheck.scan_site's `previous`); and in a
-build into an empty folder, a file whose path and bytes it passed before (`Verdicts`).
+it need not read again: a file linked from the last build, which passed under the same rules
+(under rules that differ by private names alone, it is looked at for the names added:
+`Rules.added_names`); after an edit, a rewritten file's unchanged part (leakcheck.scan_site's
+`previous`); and in a build into an empty folder, a file whose path and bytes it passed
+before (`Verdicts`).
 """
 from __future__ import annotations
 
