@@ -92,6 +92,11 @@ def _write_site(root, out_dir, today, progress, plugins, inputs, cache, content,
         # Other rules by private names alone (a beneficiary added or renamed): the files linked
         # from the last build are looked at only for the names added (Rules.added_names).
         added = rules.added_names(output.previous.get("gate_parts")) if whole_gate else None
+        last_gate, last_parts = output.last_gate()
+        if rules.verdicts is not None and last_gate not in (None, rules.key):
+            since = rules.added_names(last_parts)
+            if since is not None:  # (a build into an empty folder: the verdicts do the same)
+                rules.verdicts.since(last_gate, since)
         if not whole_gate:
             rules.published = output.out_dir  # and a file it changed is read where it changed
 

@@ -95,8 +95,10 @@ def scan_site(
     changed (`_changed_span`); the report is the same.
 
     `verdicts`: the files found clean before under the same numbers and names
-    (`leakgate.Verdicts`: `known()`, `key(relpath, data)`, `record(keys)`): a file whose
-    path and bytes are among them is not scanned again; those found clean now are added.
+    (`leakgate.Verdicts`: `known()`, `key(relpath, data)`, `earlier(...)`, `record(keys)`): a
+    file whose path and bytes are among them is not scanned again, nor one found clean
+    under rules that differed by private names alone where no added name occurs (see
+    `mentions`); those found clean now are added.
 
     `mentions`: these files are the very bytes that passed this scan under the same numbers
     and public names, with the same QR outlines left out, and private names that differ
@@ -124,6 +126,9 @@ def scan_site(
         if known is not None:
             key = verdicts.key(relpath, data)
             if key in known:
+                continue
+            if verdicts.earlier(relpath, data, known):  # clean under the last rules, no added name in it
+                passed.append(key)
                 continue
         old = None
         if previous is not None:

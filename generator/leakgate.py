@@ -146,24 +146,46 @@ class Verdicts:
     KEPT = 250_000  # a 10,000-notice county has 40,000 files
 
     def __init__(self, cache_dir: Path, rules_key: str):
+        self.file = Path(cache_dir) / self.FILE_NAME
+        self.salt = self._salt(rules_key)
+        # Set by `since`: the salt of the last build's rules and the private names added since.
+        self.before: bytes | None = None
+        self.added: frozenset[str] | None = None
+
+    def _salt(self, rules_key: str) -> bytes:
         import sys
         from importlib.metadata import version
 
         from .inputs import digest, tool_digest
 
-        self.file = Path(cache_dir) / self.FILE_NAME
-        self.salt = bytes.fromhex(digest("gongshi gate verdicts", self.VERSION, rules_key, tool_digest(), sys.version,
-                                         version("pillow")))
+        return bytes.fromhex(digest("gongshi gate verdicts", self.VERSION, rules_key, tool_digest(), sys.version, version("pillow")))
 
-    def key(self, relpath: str, data: bytes) -> bytes:
+    def since(self, rules_key: str, added: frozenset[str]) -> None:
+        """The last build's rules had key `rules_key` and differed from these by private names
+        alone, `added` being the names added (Rules.added_names): a file with a verdict under
+        those needs be read only if an added name occurs in it (leakcheck.scan_site's
+        `mentions`, where the reason is), the verdicts' way of doing what a build that links
+        the last build's files does. A CI runner after a push that adds a beneficiary."""
+        self.before, self.added = self._salt(rules_key), added
+
+    def key(self, relpath: str, data: bytes, salt: bytes | None = None) -> bytes:
         # SHA-256 (with the machine's SHA instructions, twice as fast as BLAKE2b here: a cold
         # build hashes 320 MB), the salt first.
         path = relpath.encode("utf-8", "surrogateescape")
-        h = hashlib.sha256(self.salt)
+        h = hashlib.sha256(salt or self.salt)
         h.update(len(path).to_bytes(8, "little"))
         h.update(path)
         h.update(data)
         return h.digest()[:20]
+
+    def earlier(self, relpath: str, data: bytes, known: set[bytes]) -> bool:
+        """Whether the file passed under the last build's rules (`since`) and no added name
+        occurs in it: it passes under these."""
+        if self.before is None:
+            return False
+        from .leakcheck import _may_mention
+
+        return self.key(relpath, data, self.before) in known and not _may_mention(relpath, data, self.added)
 
     def known(self) -> set[bytes]:
         """Every verdict kept (read by each process that scans a large batch)."""

@@ -98,8 +98,8 @@ class Output:
                 building_marker(self.manifest_path).unlink()
 
     # -- the previous build --------------------------------------------------------------
-    def _read_manifest(self, path: Path | None) -> dict:
-        if path is None or not path.is_file() or not self.out_dir.is_dir():
+    def _read_manifest(self, path: Path | None, without_folder: bool = False) -> dict:
+        if path is None or not path.is_file() or not (without_folder or self.out_dir.is_dir()):
             return {}
         try:
             manifest = marshal.loads(path.read_bytes())
@@ -108,6 +108,12 @@ class Output:
         if not isinstance(manifest, dict) or manifest.get("version") != MANIFEST_VERSION or manifest.get("out_dir") != str(self.out_dir):
             return {}
         return manifest
+
+    def last_gate(self) -> tuple[str | None, dict | None]:
+        """The leak gate's key and rules' parts of the last build into this folder, also when
+        the folder is gone since (a CI runner keeps the build cache, not the output)."""
+        manifest = self.previous or self._read_manifest(self.manifest_path, without_folder=True)
+        return manifest.get("gate"), manifest.get("gate_parts")
 
     # -- the standby -----------------------------------------------------------------------
     @property

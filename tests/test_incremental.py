@@ -703,3 +703,52 @@ def test_a_new_beneficiary_s_name_in_a_file_that_did_not_change_is_found(tmp_pat
     found = [line.split(":")[0] for line in str(err.value).splitlines()[1:]]
     assert found == ["data/extra.json", "extra.html"]
     assert tree_bytes(out) == before
+
+
+def test_a_build_into_an_empty_folder_after_a_beneficiary_is_renamed_reads_only_what_changed(tmp_path, monkeypatch):
+    """A CI runner after a push that renames a beneficiary: the rules changed by a private
+    name, so the verdicts given under the last rules still count where the new name does
+    not occur; a page that does hold it is read and reported."""
+    from generator import leakcheck, leakgate
+    from generator.errors import BuildError
+    from generator.plugins import Plugin, default_plugins
+
+    class Extra(Plugin):  # in place of the QR codes: a file the same in every build
+        name = "qr"
+        text = "<p>公示</p>\n"
+
+        def on_write(self, site, context, output, advance) -> None:
+            output.write_text("extra.html", self.text, "extra page")
+
+    extra = Extra()
+    plugins = [extra if p.name == "qr" else p for p in default_plugins()]
+    monkeypatch.setenv("GONGSHI_JOBS", "1")
+    monkeypatch.setenv("GONGSHI_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setattr(leakgate, "VERDICTS_FROM", 1)
+    scanned: list[str] = []
+    real = leakcheck._Scanner.scan_file
+    monkeypatch.setattr(leakcheck._Scanner, "scan_file",
+                        lambda self, relpath, data, old=None: (scanned.append(relpath), real(self, relpath, data, old))[1])
+    root = generate(tmp_path / "site", notices=30, villages=3, seed=8)
+    out = tmp_path / "public"  # the same folder every time, gone between runs
+
+    def runner_build() -> dict:
+        shutil.rmtree(out, ignore_errors=True)
+        return tree_bytes(build(root, out, TODAY, plugins=plugins).out_dir)
+
+    first = runner_build()
+    rename_a_beneficiary(root, "欧阳新名")
+    scanned.clear()
+    second = runner_build()
+    changed = {path for path, data in second.items() if first.get(path) != data}
+    assert changed and sorted(scanned) == sorted(changed)
+    assert second == clean_build(root, tmp_path / "clean", TODAY, monkeypatch, plugins=plugins)
+    # The next rename's name is in a page that did not change: read, and reported.
+    extra.text = "<p>王小明 到村委会领取</p>\n"
+    runner_build()
+    rename_a_beneficiary(root, "王小明")
+    scanned.clear()
+    with pytest.raises(BuildError) as err:
+        runner_build()
+    assert [line.split(":")[0] for line in str(err.value).splitlines()[1:]] == ["extra.html"]
+    assert "extra.html" in scanned and len(scanned) < len(second) // 2
