@@ -74,3 +74,14 @@ def clean_build(root: Path, tmp: Path, today, monkeypatch, plugins=None) -> dict
 def retitle(path: Path, mark: str = "更正：") -> None:
     """The commonest edit: a clerk corrects one notice's title (`mark` put in front of it)."""
     path.write_text(path.read_text(encoding="utf-8").replace("title: ", f"title: {mark}", 1), encoding="utf-8")
+
+
+def gate_reads(monkeypatch) -> list[str]:
+    """The site paths the leak gate reads whole from now on, in this process, in order."""
+    from generator import leakcheck
+
+    read: list[str] = []
+    real = leakcheck._Scanner.scan_file
+    monkeypatch.setattr(leakcheck._Scanner, "scan_file",
+                        lambda self, relpath, data, old=None: (read.append(relpath), real(self, relpath, data, old))[1])
+    return read

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import REPO, clean_build, retitle, tree_bytes
+from conftest import REPO, clean_build, gate_reads, retitle, tree_bytes
 from generator.build import build
 
 sys.path.insert(0, str(REPO / "bench"))
@@ -617,18 +617,20 @@ def test_a_cache_file_that_cannot_be_written_leaves_the_old_one_and_no_temporary
     assert sorted(p.name for p in path.parent.iterdir()) == ["rows.pickle"]
 
 
+def runner(tmp_path: Path, monkeypatch) -> list[str]:
+    """Builds as a CI runner's, watched: the build cache in tmp_path/cache, verdicts kept for
+    any batch, every scan in this process; returns the paths the gate reads whole."""
+    from generator import leakgate
+
+    monkeypatch.setenv("GONGSHI_JOBS", "1")
+    monkeypatch.setenv("GONGSHI_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setattr(leakgate, "VERDICTS_FROM", 1)
+    return gate_reads(monkeypatch)
+
 def test_a_build_into_an_empty_folder_with_the_cache_kept_reads_no_file_twice_for_the_gate(tmp_path, monkeypatch):
     """What a CI runner does on every push: the same site built into a new folder with the
     build cache restored. The gate passed those very bytes before (leakgate.Verdicts)."""
-    from generator import leakcheck, leakgate
-
-    monkeypatch.setenv("GONGSHI_JOBS", "1")  # every scan in this process, where it is counted
-    monkeypatch.setenv("GONGSHI_CACHE", str(tmp_path / "cache"))
-    monkeypatch.setattr(leakgate, "VERDICTS_FROM", 1)
-    scanned: list[str] = []
-    real = leakcheck._Scanner.scan_file
-    monkeypatch.setattr(leakcheck._Scanner, "scan_file",
-                        lambda self, relpath, data, old=None: (scanned.append(relpath), real(self, relpath, data, old))[1])
+    scanned = runner(tmp_path, monkeypatch)
     root = generate(tmp_path / "site", notices=30, villages=3, seed=8)
     first = tree_bytes(build(root, tmp_path / "first", TODAY).out_dir)
     assert len(scanned) == len(first)
@@ -663,11 +665,9 @@ def test_after_a_beneficiary_is_renamed_the_gate_looks_at_linked_files_only_for_
     root = generate(tmp_path / "site", notices=30, villages=3, seed=8)
     out = tmp_path / "out"
     before = tree_bytes(build(root, out, TODAY).out_dir)
-    scanned: list[str] = []
+    scanned = gate_reads(monkeypatch)
     looked: list[str] = []
-    real_scan, real_look = leakcheck._Scanner.scan_file, leakcheck._may_mention
-    monkeypatch.setattr(leakcheck._Scanner, "scan_file",
-                        lambda self, relpath, data, old=None: (scanned.append(relpath), real_scan(self, relpath, data, old))[1])
+    real_look = leakcheck._may_mention
     monkeypatch.setattr(leakcheck, "_may_mention", lambda relpath, data, names: (looked.append(relpath), real_look(relpath, data, names))[1])
     rename_a_beneficiary(root, "欧阳新名")
     after = tree_bytes(build(root, out, TODAY).out_dir)
@@ -709,7 +709,6 @@ def test_a_build_into_an_empty_folder_after_a_beneficiary_is_renamed_reads_only_
     """A CI runner after a push that renames a beneficiary: the rules changed by a private
     name, so the verdicts given under the last rules still count where the new name does
     not occur; a page that does hold it is read and reported."""
-    from generator import leakcheck, leakgate
     from generator.errors import BuildError
     from generator.plugins import Plugin, default_plugins
 
@@ -722,13 +721,7 @@ def test_a_build_into_an_empty_folder_after_a_beneficiary_is_renamed_reads_only_
 
     extra = Extra()
     plugins = [extra if p.name == "qr" else p for p in default_plugins()]
-    monkeypatch.setenv("GONGSHI_JOBS", "1")
-    monkeypatch.setenv("GONGSHI_CACHE", str(tmp_path / "cache"))
-    monkeypatch.setattr(leakgate, "VERDICTS_FROM", 1)
-    scanned: list[str] = []
-    real = leakcheck._Scanner.scan_file
-    monkeypatch.setattr(leakcheck._Scanner, "scan_file",
-                        lambda self, relpath, data, old=None: (scanned.append(relpath), real(self, relpath, data, old))[1])
+    scanned = runner(tmp_path, monkeypatch)
     root = generate(tmp_path / "site", notices=30, villages=3, seed=8)
     out = tmp_path / "public"  # the same folder every time, gone between runs
 

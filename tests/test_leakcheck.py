@@ -11,6 +11,7 @@ from hypothesis import assume, example, given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
+from conftest import gate_reads
 from generator.leakcheck import Leak, scan_site, scan_text
 from generator.media import publish_image
 from generator.privacy import resident_id_check_char
@@ -442,15 +443,11 @@ def test_verdicts_spare_reading_a_file_again_only_for_its_same_path_bytes_and_ru
     """A CI runner builds into an empty folder with the build cache restored: files the gate
     passed before, by path and bytes under the same rules, are not read again; a changed
     file, a file with findings and every file under other rules are."""
-    from generator import leakcheck
     from generator.leakgate import Verdicts
 
     site = write(tmp_path / "site", {**{f"p{n}.html": f"<p>公示 {n}</p>" for n in range(5)},
                                      "notice.html": "<p>张三丰 领取补贴</p>"})
-    scanned: list[str] = []
-    real = leakcheck._Scanner.scan_file
-    monkeypatch.setattr(leakcheck._Scanner, "scan_file",
-                        lambda self, relpath, data, old=None: (scanned.append(relpath), real(self, relpath, data, old))[1])
+    scanned = gate_reads(monkeypatch)
     cache = tmp_path / "cache"
 
     def scan(rules: str, **options) -> list[str]:
