@@ -22,6 +22,7 @@ from __future__ import annotations
 import bisect
 import codecs
 import gzip
+import heapq
 import html
 import os
 import re
@@ -285,11 +286,26 @@ def _raw_span(pieces, starts: list[int], start: int, end: int) -> tuple[int, int
 # Encoders write names as runs of escapes: JSON and JavaScript as \uXXXX (json.dumps by
 # default), XML and HTML as numeric entities, URLs as %XX bytes. A run long enough for
 # two characters is decoded and searched like plain text.
-_ESCAPED_RUN = re.compile(  # each alternative starts with its literal, for a fast search
-    r"\\u[0-9a-fA-F]{4}(?:\\u[0-9a-fA-F]{4})+"
-    r"|&#(?:[0-9]{1,7}|[xX][0-9a-fA-F]{1,6});(?:&#(?:[0-9]{1,7}|[xX][0-9a-fA-F]{1,6});)+"
-    r"|%[0-9a-fA-F]{2}(?:%[0-9a-fA-F]{2}){3,}"
+ESCAPED_RUN_PATTERNS = (
+    r"\\u[0-9a-fA-F]{4}(?:\\u[0-9a-fA-F]{4})+",
+    r"&#(?:[0-9]{1,7}|[xX][0-9a-fA-F]{1,6});(?:&#(?:[0-9]{1,7}|[xX][0-9a-fA-F]{1,6});)+",
+    r"%[0-9a-fA-F]{2}(?:%[0-9a-fA-F]{2}){3,}",
 )
+# Each searched apart: a pattern that starts with a literal is searched by skipping to that
+# literal, which one regex of the three alternatives cannot do (four times slower, a
+# tenth of a notice page's scan). No run holds another kind's first character, so their
+# matches never overlap, and merged by position they are what the one regex finds (a test
+# compares them).
+_ESCAPED_RUNS = tuple(re.compile(pattern) for pattern in ESCAPED_RUN_PATTERNS)
+
+
+def _escaped_runs(text: str):
+    """The runs of escapes in `text`, in order."""
+    return heapq.merge(*(pattern.finditer(text) for pattern in _ESCAPED_RUNS), key=_start)
+
+
+def _start(match: re.Match) -> int:
+    return match.start()
 _ENTITY = re.compile(r"&#[^;]*;")
 
 
@@ -554,7 +570,7 @@ def _may_mention(relpath: str, data: bytes, names: frozenset[str]) -> bool:
         return False
     if any(name in text for name in names):
         return True
-    return any(name in _decode_run(match.group()) for match in _ESCAPED_RUN.finditer(text) for name in names)
+    return any(name in _decode_run(match.group()) for match in _escaped_runs(text) for name in names)
 
 
 class _Scanner:
@@ -627,7 +643,7 @@ class _Scanner:
     def _name_hits(self, text: str) -> list[_Hit]:
         found = self.names.find(text)
         if self.names.any:
-            for match in _ESCAPED_RUN.finditer(text):
+            for match in _escaped_runs(text):
                 run = match.group()
                 decoded = _decode_run(run)
                 for start, end, name in self.names.find(decoded):

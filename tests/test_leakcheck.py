@@ -515,3 +515,16 @@ def test_files_that_passed_need_be_read_only_where_an_added_name_occurs(pieces, 
     assume(scan_text(text, "t.html", private_names=old, public_names=public) == [])
     if not _may_mention("t.html", text.encode("utf-8"), frozenset(new - old)):
         assert scan_text(text, "t.html", private_names=new, public_names=public) == []
+
+
+@settings(max_examples=1500, deadline=None)
+@given(pieces=st.lists(st.sampled_from(["\\u", "\\u5f20", "\\u5F20", "&#", "&#24352;", "&#x5f20;", "&#X5F;", "%", "%E5",
+                                        "%e5%bc", ";", "x", "5", "f", "张", "u", "\\", " ", "#", "&"]), max_size=24))
+def test_the_escaped_runs_searched_apart_are_the_ones_the_single_pattern_finds(pieces):
+    import re
+
+    from generator import leakcheck
+
+    text = "".join(pieces)
+    single = re.compile("|".join(leakcheck.ESCAPED_RUN_PATTERNS))
+    assert [m.span() for m in leakcheck._escaped_runs(text)] == [m.span() for m in single.finditer(text)]
