@@ -88,26 +88,11 @@ def _write_site(root, out_dir, today, progress, plugins, inputs, cache, content,
         pages = list(site.all_pages())
         # Features that need only the model write their files beside the rendering (background.py).
         rules = Rules(content, cache)  # the leak gate's, for the features' processes and the gate
-        whole_gate = output.previous.get("gate") != rules.key  # else files linked from the last build passed
-        # Other rules by private names alone (a beneficiary added or renamed): the files linked
-        # from the last build are looked at only for the names added (Rules.added_names).
-        added = rules.added_names(output.previous.get("gate_parts")) if whole_gate else None
-        last_gate, last_parts = output.last_gate()
-        if rules.verdicts is not None and last_gate not in (None, rules.key):
-            since = rules.added_names(last_parts)
-            if since is not None:  # (a build into an empty folder: the verdicts do the same)
-                rules.verdicts.since(last_gate, since)
-        if not whole_gate:
-            rules.published = output.out_dir  # and a file it changed is read where it changed
+        rules.follow(output)  # what the last build passed need not be read again (leakgate.py)
 
         def check(written, reused: set[str]) -> tuple[list[str], list]:
             """The files of `written` the gate must read, read now, and their leaks."""
-            paths = [path for path in written if (whole_gate and added is None) or path not in reused]
-            leaks = rules.leaks(output.tmp, paths)
-            if added is not None:
-                again = [path for path in written if path in reused]
-                paths, leaks = paths + again, leaks + rules.leaks(output.tmp, again, mentions=added)
-            return paths, leaks
+            return rules.check(output.tmp, written, reused)
 
         def start(group: list) -> None:
             try:
@@ -171,7 +156,7 @@ def _write_site(root, out_dir, today, progress, plugins, inputs, cache, content,
             write_sitemap(renderer, output, base)
         output.prune()  # what the standby held and this build did not make (output.py)
         with progress.stage("gate"):
-            gate = run_leak_gate(content, output, rules, beside, early, added)
+            gate = run_leak_gate(content, output, rules, beside, early)
         output.commit(inputs=inputs, gate=gate, base=base, gate_parts=rules.parts)
     except BaseException:
         for job in beside:
@@ -246,22 +231,20 @@ def copy_static(renderer: Renderer, output: Output) -> None:
                 output.copy(site_path, source, f"theme file {site_path}")
 
 
-def run_leak_gate(content, output: Output, rules: Rules, beside=(), early=((), ()), added=None) -> str:
-    """Scan what this build wrote; files reused from a build that passed the same gate are
-    clean (under rules that differ by private names alone, `added`, they are looked at for
-    the names added: Rules.added_names), the features run beside (`beside`) scanned their
-    own files, and `early` holds the paths scanned while they ran and what was found there."""
+def run_leak_gate(content, output: Output, rules: Rules, beside=(), early=((), ())) -> str:
+    """Scan what this build wrote (as `Rules.check` says: files reused from the last build
+    are read not at all, for added names only, or whole); the features run beside
+    (`beside`) scanned their own files, and `early` holds the paths scanned while they ran
+    and what was found there. Under other rules, every file in the folder is read."""
     from .leakgate import gate
 
-    same = output.previous.get("gate") == rules.key
-    fresh = [path for path in output.written if path not in output.reused] if same or added is not None else None
     checked = {path for job in beside for path in job.checked} | set(early[0])
     found = [*(leak for job in beside for leak in job.leaks), *early[1]]
-    if added is not None:
-        again = [path for path in output.written if path in output.reused and path not in checked]
-        found += rules.leaks(output.tmp, again, mentions=added)
-        checked |= set(again)
-    gate(content, output.tmp, fresh, rules=rules, checked=checked, found=found)
+    if rules.whole and rules.added is None:
+        gate(content, output.tmp, None, rules=rules, checked=checked, found=found)
+    else:
+        paths, leaks = rules.check(output.tmp, [path for path in output.written if path not in checked], output.reused)
+        gate(content, output.tmp, paths, rules=rules, checked=set(paths), found=[*found, *leaks])  # (read just now)
     return rules.key
 
 

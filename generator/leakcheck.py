@@ -330,6 +330,13 @@ def _raw_offset(run: str, decoded: str, index: int) -> int:
     return min(width, len(run))
 
 
+def searched_names(private_names: Iterable[str], public_names: Iterable[str]) -> tuple[set[str], set[str]]:
+    """The private and the public names as the scan looks for them: stripped, two characters
+    or more, a name both private and public counted private."""
+    private = {name.strip() for name in private_names if len(name.strip()) >= 2}
+    return private, {name.strip() for name in public_names if len(name.strip()) >= 2} - private
+
+
 class _Names:
     """Private names, with the public names that may contain them.
 
@@ -339,8 +346,7 @@ class _Names:
     more than half a second, on every build, for a rebuild that scans a dozen files."""
 
     def __init__(self, private_names: Iterable[str], public_names: Iterable[str]):
-        private = {name.strip() for name in private_names if len(name.strip()) >= 2}
-        public = {name.strip() for name in public_names if len(name.strip()) >= 2} - private
+        private, public = searched_names(private_names, public_names)
         self.owner = {name: False for name in public} | {name: True for name in private}  # name -> is private
         self.any = bool(private)
         self.lengths = sorted({len(name) for name in self.owner}, reverse=True)

@@ -72,13 +72,17 @@ class Rules:
                           sorted(self.options["public_names"]))
         # Kept in the manifest: the next build, whose rules differ by private names alone,
         # looks at the files it links from this one only for the names added (`added_names`).
-        private = sorted({name.strip() for name in self.options["private_names"] if len(name.strip()) >= 2})
-        public = {name.strip() for name in self.options["public_names"] if len(name.strip()) >= 2} - set(private)
+        private, public = leakcheck.searched_names(self.options["private_names"], self.options["public_names"])
         self.parts = {"numbers": digest(sorted(self.options["allowed_numbers"])),
                       "public": digest(sorted(self.options["public_names"])),
-                      "qr": leakcheck.skips_qr_paths([*public, *private]), "private": private}
-        # The last published site, when it passed the gate under these rules (the same key):
-        # a file also there is read only where it changed (leakcheck.scan_site's `previous`).
+                      "qr": leakcheck.skips_qr_paths(private | public), "private": sorted(private)}
+        # What the last build into the folder passed (`follow`): `whole`, whether its files
+        # must be read whole again (other rules); `added`, the private names added since, when
+        # they need be looked at only for those; `published`, its folder, when it passed
+        # under these very rules (a file also there is read only where it changed:
+        # leakcheck.scan_site's `previous`).
+        self.whole = True
+        self.added: frozenset[str] | None = None
         self.published: Path | None = None
         # The processes a large batch is scanned in, as the build's process counts them: a
         # feature's process (background.py), which runs its feature alone (GONGSHI_JOBS=1
@@ -88,6 +92,34 @@ class Rules:
 
         self.jobs = workers()
         self.verdicts = Verdicts(cache_dir, self.key) if cache_dir is not None else None
+
+    def follow(self, output) -> None:
+        """Take what the last build into `output`'s folder passed (its manifest: output.py),
+        before the features' processes are forked."""
+        self.whole = output.previous.get("gate") != self.key
+        if self.whole:
+            self.added = self.added_names(output.previous.get("gate_parts"))
+        else:
+            self.published = output.out_dir
+        last_gate, last_parts = output.last_gate()  # (a CI runner: the folder is gone, the manifest kept)
+        if self.verdicts is not None and last_gate not in (None, self.key):
+            since = self.added_names(last_parts)
+            if since is not None:
+                self.verdicts.since(last_gate, since)
+
+    def check(self, site_dir: Path, written, reused) -> tuple[list[str], list]:
+        """The files of `written` the gate reads, read now, and their leaks: those not
+        `reused` from the last build whole; the reused ones not at all (the same rules), only
+        for the names added since (`added`), or whole (other rules)."""
+        if self.whole and self.added is None:
+            paths = list(written)
+            return paths, self.leaks(site_dir, paths)
+        fresh = [path for path in written if path not in reused]
+        leaks = self.leaks(site_dir, fresh)
+        if self.added is None:
+            return fresh, leaks
+        linked = [path for path in written if path in reused]
+        return fresh + linked, leaks + self.leaks(site_dir, linked, mentions=self.added)
 
     def added_names(self, previous: dict | None) -> frozenset[str] | None:
         """The private names added since the build whose rules' `parts` are `previous`, when
