@@ -15,6 +15,8 @@ import random
 import sys
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from conftest import REPO, make_site, tree_bytes
 from generator import search_export
@@ -327,3 +329,46 @@ def test_documents_from_the_previous_build_are_given_back_only_when_unchanged(tm
     assert any("新" in doc.village_name for doc in again) and again != before
     same = documents(Site.from_content(content, TODAY), t, known, {})
     assert same == before and all(a is b for a, b in zip(same, before))  # given back, not made again
+
+
+PAGE = 3  # the page size these summaries are made for
+
+
+@st.composite
+def _summary_moves(draw):
+    """A summary of random groups (some cut, some empty), a document and where it moves."""
+    keys = draw(st.lists(st.integers(1, 12), unique=True, max_size=8))
+    free = list(range(60))
+    groups, cut = {}, set()
+    for key in keys:
+        size = draw(st.integers(0, search_export.KEPT * PAGE))  # a group keeps at most this many
+        chosen = draw(st.lists(st.sampled_from(free), unique=True, min_size=size, max_size=size))
+        free = [doc for doc in free if doc not in chosen]
+        if not chosen and not draw(st.booleans()):
+            continue
+        groups[key] = sorted(chosen)
+        if draw(st.booleans()):
+            cut.add(key)
+    summary = search_export.Summary.of((0,), groups, cut)
+    somewhere = st.sampled_from(sorted(groups)) if groups else st.just(0)
+    number = draw(st.one_of(st.integers(0, 64), st.sampled_from([d for g in groups.values() for d in g] or [0])))
+    old = draw(st.one_of(st.just(0), somewhere, st.integers(1, 14)))
+    new = draw(st.one_of(st.just(0), st.just(old), somewhere, st.integers(1, 14)))
+    return summary, number, old, new
+
+
+@settings(max_examples=1500, deadline=None)
+@given(_summary_moves())
+def test_a_summary_moved_in_place_is_the_summary_taken_apart_and_put_together(case):
+    """`Summary.moved` edits the flat arrays where the groups concerned lie; `moved_whole`
+    (the reference) rebuilds every group. A page of three, two pages kept per group: cut
+    groups, groups emptied, made, made again and cut by the move all occur."""
+    summary, number, old, new = case
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(search_export, "PAGE_SIZE", PAGE)
+        fast, whole = summary.moved(number, old, new), summary.moved_whole(number, old, new)
+    if whole is None:
+        assert fast is None
+    else:
+        assert fast is not None
+        assert (fast.fields, fast.keys, list(fast.members)) == (whole.fields, whole.keys, list(whole.members))
