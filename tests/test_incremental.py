@@ -261,17 +261,42 @@ def test_random_edits_of_names_money_dates_places_and_plans_rebuild_to_the_same_
     edit_sequence(tmp_path, monkeypatch, seed, EDITS + MORE_EDITS * 2, steps=8)
 
 
-def edit_sequence(tmp_path, monkeypatch, seed: int, edits: list, steps: int = 6) -> None:
-    """Build, then `steps` times: a random edit, a rebuild, and the rebuilt site compared
-    with a full build of the same content into an empty folder without a cache."""
+@pytest.mark.parametrize("seed", [31, 32])
+def test_random_edits_committed_to_git_rebuild_to_the_same_bytes(tmp_path, monkeypatch, seed):
+    """The same, in a git repository: most edits are committed (some commits amended), on
+    dates before and during the notices' posting periods, so the pages' revision histories
+    and the supervision lists' edits after posting change too."""
+    edit_sequence(tmp_path, monkeypatch, seed, EDITS + MORE_EDITS * 2, steps=8, git=True)
+
+
+def _git(root: Path, *args: str, day: str = "2021-01-05", hour: int = 9) -> None:
+    date = f"{day}T{hour:02d}:00:00+08:00"
+    subprocess.run(["git", "-c", "user.name=clerk", "-c", "user.email=clerk@example.cn", *args], cwd=root, check=True,
+                   capture_output=True, env={"GIT_COMMITTER_DATE": date, "GIT_AUTHOR_DATE": date, "PATH": "/usr/bin:/bin"})
+
+
+def edit_sequence(tmp_path, monkeypatch, seed: int, edits: list, steps: int = 6, git: bool = False) -> None:
+    """Build, then `steps` times: a random edit (committed, with `git`, seven times in ten),
+    a rebuild, and the rebuilt site compared with a full build of the same content into an
+    empty folder without a cache."""
     root = generate(tmp_path / "site", notices=40, villages=6, seed=seed)
     monkeypatch.setenv("GONGSHI_CACHE", str(tmp_path / "cache"))
+    if git:
+        _git(root, "init", "-q")
+        _git(root, "add", "-A")
+        _git(root, "commit", "-qm", "first")
     out = tmp_path / "out"
     build(root, out, TODAY)
     rng = random.Random(seed)
     for step in range(steps):
         edit = rng.choice(edits)
         edit(root, rng)
+        if git and rng.random() < 0.7:
+            day = rng.choice(["2023-06-01", "2024-08-10", "2025-03-03", "2026-11-19", "2026-11-21"])
+            _git(root, "add", "-A")
+            _git(root, "commit", "-qm", f"step {step}", "--allow-empty", day=day)
+            if rng.random() < 0.2:
+                _git(root, "commit", "--amend", "-qm", f"step {step}, amended", "--allow-empty", day=day, hour=11)
         today = TODAY + dt.timedelta(days=rng.choice([0, 0, 0, 3]))  # sometimes a day passes
         result = build(root, out, today)
         assert tree_bytes(out) == full_build(root, tmp_path, today, monkeypatch), f"step {step}: {edit.__name__}"
