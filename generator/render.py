@@ -51,7 +51,7 @@ def relative(target: str, page_path: str) -> str:
         anchor = "#" + anchor
     start = posixpath.dirname(page_path) or "."
     folder, slash, name = target.rpartition("/")
-    link = _folder_link(folder, start) if name not in ("", ".", "..") and (folder or not slash) else None
+    link = _folder_link(folder, start) if name not in _ODD_PARTS and (folder or not slash) else None
     if link is None or start == target or start.startswith(target + "/"):  # (a link to a folder holding the page)
         return relpath(target, start) + anchor
     return link + name + anchor

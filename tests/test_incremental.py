@@ -119,12 +119,11 @@ EDITS = [edit_notice, edit_notice, add_notice, rename_notice, delete_notice, edi
 
 # -- edits to what the pages' features show: names, money, dates, places, plans --------------
 
-def _rewrite(path: Path, old: str, new: str) -> bool:
+def _rewrite(path: Path, old: str, new: str) -> None:
+    """The first `old` in the file made `new` (nothing when there is none)."""
     text = path.read_text(encoding="utf-8")
-    if old not in text:
-        return False
-    path.write_text(text.replace(old, new, 1), encoding="utf-8")
-    return True
+    if old in text:
+        path.write_text(text.replace(old, new, 1), encoding="utf-8")
 
 
 def _notice_with(root, rng, needle: str) -> Path | None:

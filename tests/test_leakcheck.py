@@ -424,7 +424,7 @@ def test_the_gate_lists_every_file_as_rglob_does(tmp_path):
     files in, linked folders and broken links out."""
     import os
 
-    from generator.leakgate import site_files
+    from generator.leakcheck import site_files
 
     site = tmp_path / "site"
     for path in ("index.html", "a/b/c/deep.json", "a/b/x y.txt", "notices/公示.html", "a/.hidden", "empty/.keep"):
