@@ -642,39 +642,55 @@ def load_content(root: Path, cache_dir: Path | None = None) -> Content:
         return entries
 
     villages: dict[str, Village] = {i: entry[0] for i, entry in collect(village_files, "villages", "village").items()}
-    notice_entries = collect(notice_files, "notices", "notice")
-    notices: dict[str, Notice] = {i: entry[0] for i, entry in notice_entries.items()}
-    village_locs: dict[str, Loc | None] = {i: entry[2] for i, entry in notice_entries.items()}
-
-    problems += _cross_checks(villages, notices, village_locs)
-    if problems or config is None:
-        raise ContentError(problems or [Problem(CONFIG_FILE, 1, 1, "", "could not be read")])
-    slug_bases = _slug_bases({v.township for v in villages.values()}, cache)
+    slugs = _SlugBases({v.township for v in villages.values()}, cache)  # meanwhile, in a process of its own
+    try:
+        notice_entries = collect(notice_files, "notices", "notice")
+        notices: dict[str, Notice] = {i: entry[0] for i, entry in notice_entries.items()}
+        village_locs: dict[str, Loc | None] = {i: entry[2] for i, entry in notice_entries.items()}
+        problems += _cross_checks(villages, notices, village_locs)
+        if problems or config is None:
+            raise ContentError(problems or [Problem(CONFIG_FILE, 1, 1, "", "could not be read")])
+        slug_bases = slugs.result()
+    finally:
+        slugs.close()  # (not wanted after all: the content has problems)
     changed = cache.save()
     return Content(config=config, villages=villages, notices=notices, root=root, masked=sorted(set(masked)),
                    slug_bases=slug_bases, changed=changed)
 
 
-def _slug_bases(names: set[str], cache: ParseCache) -> dict[str, str]:
+class _SlugBases:
     """The townships' slugs come from pinyin, whose dictionaries take half a second to load:
-    kept in the parse cache by name and pypinyin's version."""
-    from importlib.metadata import version
+    kept in the parse cache by name and pypinyin's version. Those not there are made in a
+    process of its own, started before the notices are read and taken after (a cold build's
+    half second, on the other core): pypinyin's dictionaries are some 50 MB that every
+    process forked later would hold too."""
 
-    from .parallel import run_apart
-    from .site import slug_base
+    def __init__(self, names: set[str], cache: ParseCache):
+        from importlib.metadata import version
 
-    pinyin = version("pypinyin")
-    keys = {name: digest_of("slug", name, pinyin, _TOOL_VERSION) for name in sorted(names)}
-    bases = {name: cache.get(key) for name, key in keys.items()}
-    new = [name for name, base in bases.items() if base is None]
-    if new:
-        # pypinyin's dictionaries are some 50 MB that every process forked later would hold
-        # too: they are loaded in a process of their own, which ends here.
-        made = run_apart(lambda: [slug_base(name) for name in new])
-        for name, base in zip(new, made):
-            cache.put(keys[name], base)
-            bases[name] = base
-    return bases
+        from .parallel import start_apart
+        from .site import slug_base
+
+        pinyin = version("pypinyin")
+        self.cache = cache
+        self.keys = {name: digest_of("slug", name, pinyin, _TOOL_VERSION) for name in sorted(names)}
+        self.bases = {name: cache.get(key) for name, key in self.keys.items()}
+        self.new = [name for name, base in self.bases.items() if base is None]
+        self.pending = start_apart(lambda: [slug_base(name) for name in self.new]) if self.new else None
+
+    def result(self) -> dict[str, str]:
+        """{township name: its slug base}."""
+        if self.pending is not None:
+            for name, base in zip(self.new, self.pending.result()):
+                self.cache.put(self.keys[name], base)
+                self.bases[name] = base
+            self.pending = None
+        return self.bases
+
+    def close(self) -> None:
+        if self.pending is not None:
+            self.pending.close()
+            self.pending = None
 
 
 _TOOL_VERSION = __import__("generator").__version__

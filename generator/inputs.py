@@ -139,34 +139,34 @@ def release_streams() -> None:
         pass
 
 
-class Digest:
-    """`inputs_digest(root, out_dir, today)` worked out in a forked child process while this
-    one goes on: `gongshi build` imports the modules a build needs meanwhile, one at a time
-    until `ready()` (0.17 s of imports, as long as the hashing at 10,000 notices), then
-    takes the digest with `result()`, and with it the files' hashes (`hashed`) that loading
-    the content reuses. Without `fork` (or a process to be had) `result()` works it out
-    here; an error in the child is raised by `result()` as if it had happened here."""
+class Apart:
+    """`job()` worked out in a forked child process while this one goes on: `result()` waits
+    for its value, or raises the error it raised there as if it had happened here.
 
-    def __init__(self, root: Path, out_dir: Path, today: dt.date):
-        self._args = (root, out_dir, today)
+    The job runs here instead, when `result()` is called, with `here`, without `fork` or a
+    process to be had, or when the child died without a word (killed, out of memory) or
+    could not send its answer (one that cannot be pickled)."""
+
+    def __init__(self, job, here: bool = False):
+        self._job = job
         self._pid: int | None = None
-        if not hasattr(os, "fork"):
+        if here or not hasattr(os, "fork"):
             return
         try:
             pid, read, write = fork_with_pipe()
-        except OSError:  # no process or descriptor to be had: hashed here
+        except OSError:  # no process or descriptor to be had: worked out here
             return
-        if pid == 0:  # the child: hash, send the digest and the hashes back, leave
+        if pid == 0:  # the child: work, send the answer back, leave
             status = 0
             try:
                 os.close(read)
                 try:
-                    answer = ("digest", inputs_digest(*self._args), _SEEN)
+                    answer = ("value", job())
                 except Exception as exc:
                     answer = ("error", exc)
                 try:
                     data = pickle.dumps(answer, protocol=pickle.HIGHEST_PROTOCOL)
-                except Exception:  # an error that cannot be pickled: the parent works it out again
+                except Exception:  # the parent works it out again
                     data = pickle.dumps(("retry",))
                 with os.fdopen(write, "wb") as out:
                     out.write(data)
@@ -185,23 +185,53 @@ class Digest:
 
         return bool(select.select([self._read], [], [], 0)[0])
 
-    def result(self) -> str:
+    def result(self):
         if self._pid is None:
-            return inputs_digest(*self._args)
+            return self._job()
         with os.fdopen(self._read, "rb") as source:
             data = source.read()
         os.waitpid(self._pid, 0)
         self._pid = None
         try:
             answer = pickle.loads(data)
-        except Exception:  # the child died without a word (killed, out of memory)
+        except Exception:  # the child died without a word, or its error cannot be rebuilt
             answer = ("retry",)
-        if answer[0] == "digest":
-            _SEEN.update(answer[2])
+        if answer[0] == "value":
             return answer[1]
         if answer[0] == "error":
             raise answer[1]
-        return inputs_digest(*self._args)
+        return self._job()
+
+    def close(self) -> None:
+        """The answer is not wanted after all (the caller failed first): the child is stopped
+        and collected, so none is left behind in a process that goes on (`gongshi serve`)."""
+        if self._pid is None:
+            return
+        import signal
+
+        try:
+            os.kill(self._pid, signal.SIGKILL)
+        except OSError:
+            pass
+        os.close(self._read)
+        os.waitpid(self._pid, 0)
+        self._pid = None
+
+
+class Digest(Apart):
+    """`inputs_digest(root, out_dir, today)` worked out in a forked child process while this
+    one goes on: `gongshi build` imports the modules a build needs meanwhile, one at a time
+    until `ready()` (0.17 s of imports, as long as the hashing at 10,000 notices), then
+    takes the digest with `result()`, and with it the files' hashes (`hashed`) that loading
+    the content reuses."""
+
+    def __init__(self, root: Path, out_dir: Path, today: dt.date):
+        super().__init__(lambda: (inputs_digest(root, out_dir, today), _SEEN))
+
+    def result(self) -> str:
+        value, hashes = super().result()
+        _SEEN.update(hashes)  # (the very dict, when hashed here)
+        return value
 
 
 def stamp_path(manifest_file: Path) -> Path:

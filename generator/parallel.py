@@ -56,18 +56,13 @@ def run_parallel(jobs: list[Callable[[], object]], min_jobs: int | None = None, 
 def run_apart(job: Callable[[], object]) -> object:
     """`job()`, run in a forked process so that what it loads (a large library's data) does
     not stay in this one; here when there are no workers (`GONGSHI_JOBS=1`, no `fork`) or
-    no process to be had."""
-    if workers() <= 1 or "fork" not in multiprocessing.get_all_start_methods():
-        return job()
-    global _jobs
-    _jobs = [job]
-    try:
-        pool = multiprocessing.get_context("fork").Pool(1)
-    except OSError:
-        _jobs = []
-        return job()
-    try:
-        with pool:
-            return pool.apply(_run_share, ((0, 1),))[0]
-    finally:
-        _jobs = []
+    no process to be had. `start_apart` starts it and lets this process go on meanwhile."""
+    return start_apart(job).result()
+
+
+def start_apart(job: Callable[[], object]):
+    """`job()` started in a forked process (as `run_apart`), its value taken later with the
+    handle's `result()`; `close()` if it is not wanted after all."""
+    from .inputs import Apart
+
+    return Apart(job, here=workers() <= 1)

@@ -84,6 +84,64 @@ def test_run_apart_runs_elsewhere_and_keeps_the_slug_dictionaries_out_of_the_bui
     assert sorted(p.name for p in (tmp_path / "out" / "townships").iterdir())  # the slugs were made
 
 
+def test_a_job_started_apart_answers_later_and_one_not_wanted_is_stopped(tmp_path, monkeypatch):
+    import os
+    import time
+
+    monkeypatch.setenv("GONGSHI_JOBS", "2")
+    flag = tmp_path / "ran"
+
+    def job():
+        flag.write_text(str(os.getpid()), encoding="utf-8")
+        return [os.getpid(), "值"]
+
+    pending = parallel.start_apart(job)
+    pid, text = pending.result()
+    assert pid != os.getpid() and text == "值" and flag.read_text(encoding="utf-8") == str(pid)
+
+    def broken():
+        raise KeyError("no such township")
+
+    with pytest.raises(KeyError, match="no such township"):
+        parallel.start_apart(broken).result()
+    # A job whose answer is not wanted after all: its process is stopped and collected.
+    endless = parallel.start_apart(lambda: time.sleep(120))
+    child = endless._pid
+    started = time.monotonic()
+    endless.close()
+    assert time.monotonic() - started < 60
+    with pytest.raises(ProcessLookupError):
+        os.kill(child, 0)  # gone, not a zombie: collected
+    monkeypatch.setenv("GONGSHI_JOBS", "1")
+    assert parallel.start_apart(os.getpid).result() == os.getpid()
+
+
+def test_content_with_problems_stops_the_slug_process_and_good_content_caches_the_slugs(tmp_path, monkeypatch):
+    from generator import content, inputs
+    from generator.errors import ContentError
+
+    monkeypatch.setenv("GONGSHI_JOBS", "2")
+    started, closed = [], []
+    real_init, real_close = inputs.Apart.__init__, inputs.Apart.close
+    monkeypatch.setattr(inputs.Apart, "__init__", lambda self, *a, **k: (started.append(1), real_init(self, *a, **k))[1])
+    monkeypatch.setattr(inputs.Apart, "close", lambda self: (closed.append(self._pid), real_close(self))[1])
+    root = generate(tmp_path / "site", notices=4, villages=2, seed=3)
+    broken = sorted((root / "content" / "notices").rglob("*.yaml"))[0]
+    good = broken.read_text(encoding="utf-8")
+    broken.write_text(good.replace("title:", "title: [", 1), encoding="utf-8")
+    with pytest.raises(ContentError):
+        content.load_content(root, tmp_path / "cache")
+    assert started and closed and closed[-1] is not None  # stopped while it ran or had answered
+    broken.write_text(good, encoding="utf-8")
+    started.clear()
+    loaded = content.load_content(root, tmp_path / "cache")
+    assert started  # the slugs were made apart
+    started.clear()
+    again = content.load_content(root, tmp_path / "cache")
+    assert not started and again.slug_bases == loaded.slug_bases  # and kept in the parse cache
+    assert set(loaded.slug_bases) == {v.township for v in loaded.villages.values()}
+
+
 def test_the_leak_gate_finds_leaks_when_it_scans_in_slices(tmp_path, monkeypatch):
     from generator import leakgate
     from generator.content import load_content
