@@ -32,6 +32,7 @@ from pathlib import Path
 from urllib.parse import unquote
 
 from . import privacy
+from .inputs import read_file
 from .media import image_metadata_findings
 
 NAME = "beneficiary name"
@@ -118,8 +119,9 @@ def scan_site(
     leaks: list[Leak] = []
     known = verdicts.known() if verdicts is not None else None
     passed: list[bytes] = []
+    base = str(site_dir)
     for relpath in sorted(site_files(site_dir) if only is None else only):
-        data = (site_dir / relpath).read_bytes()
+        data = read_file(os.path.join(base, relpath))  # (40,000 files in a large site)
         if mentions is not None and not _may_mention(relpath, data, mentions):
             continue
         if known is not None:
@@ -579,12 +581,32 @@ def _may_mention(relpath: str, data: bytes, names: frozenset[str]) -> bool:
         suffix = Path(relpath[:-3]).suffix.lower()
     if suffix in IMAGE_SUFFIXES:
         return False
+    if not data.startswith(_UTF16_BOMS):
+        try:
+            text = data.decode("utf-8-sig")  # as `_decode_text` reads UTF-8, nearly every file
+        except UnicodeDecodeError:
+            pass
+        else:
+            if any(name in text for name in names):
+                return True
+            # The escaped runs are ASCII: in UTF-8 they are the same characters in the bytes,
+            # where the regex engine reads them in about half the time.
+            return any(name in _decode_run(match.group().decode("ascii")) for match in _escaped_byte_runs(data)
+                       for name in names)
     text = _decode_text(data, known_text=suffix in TEXT_SUFFIXES)
     if text is None:
         return False
     if any(name in text for name in names):
         return True
     return any(name in _decode_run(match.group()) for match in _escaped_runs(text) for name in names)
+
+
+_ESCAPED_BYTE_RUNS = tuple(re.compile(pattern.encode("ascii")) for pattern in ESCAPED_RUN_PATTERNS)
+
+
+def _escaped_byte_runs(data: bytes):
+    """`_escaped_runs` of UTF-8 text, found in its bytes."""
+    return heapq.merge(*(pattern.finditer(data) for pattern in _ESCAPED_BYTE_RUNS), key=_start)
 
 
 class _Scanner:

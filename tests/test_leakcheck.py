@@ -528,3 +528,42 @@ def test_the_escaped_runs_searched_apart_are_the_ones_the_single_pattern_finds(p
     text = "".join(pieces)
     single = re.compile("|".join(leakcheck.ESCAPED_RUN_PATTERNS))
     assert [m.span() for m in leakcheck._escaped_runs(text)] == [m.span() for m in single.finditer(text)]
+
+
+def _mentions_in_text(relpath: str, data: bytes, names: frozenset[str]) -> bool:
+    """`_may_mention` as it was: the file decoded as the scan decodes it, then searched."""
+    from generator import leakcheck
+
+    if relpath.endswith(".gz"):
+        data, relpath = gzip.decompress(data), relpath[:-3]
+    if Path(relpath).suffix in leakcheck.IMAGE_SUFFIXES:
+        return False  # (its scan reads the metadata, whatever the names)
+    text = leakcheck._decode_text(data, known_text=Path(relpath).suffix in leakcheck.TEXT_SUFFIXES)
+    if text is None:
+        return False
+    return any(name in text for name in names) or any(
+        name in leakcheck._decode_run(m.group()) for m in leakcheck._escaped_runs(text) for name in names)
+
+
+@settings(max_examples=1500, deadline=None)
+@given(
+    pieces=st.lists(st.one_of(
+        st.sampled_from(["张", "三", "丰", "李明", "<p>", " ", "x", "\\", "&", "%", ";", "\ufeff", "\u00e9", "😀"]),
+        st.sampled_from(_POOL).flatmap(lambda n: st.sampled_from(_spellings(n)))), max_size=16),
+    encoding=st.sampled_from(["utf-8", "utf-8-sig", "utf-16", "gb18030", "broken"]),
+    relpath=st.sampled_from(["p.html", "d.csv", "x.bin", "p.html.gz", "i.png"]),
+    names=st.sets(st.sampled_from(_POOL + ["明李"]), min_size=1),
+)
+def test_looking_for_added_names_in_the_bytes_finds_what_the_decoded_text_shows(pieces, encoding, relpath, names):
+    """`_may_mention` reads UTF-8 files' escaped runs in their bytes: the same answer as the
+    text, whatever the file's encoding (the others are decoded first, as before)."""
+    from generator.leakcheck import _may_mention
+
+    text = "".join(pieces)
+    if encoding == "broken":  # not UTF-8: a stray byte (read as GB18030 for a text file)
+        data = text.encode("utf-8") + b"\xff" + text.encode("utf-8")
+    else:
+        data = text.encode(encoding, errors="replace")
+    if relpath.endswith(".gz"):
+        data = gzip.compress(data, mtime=0)
+    assert _may_mention(relpath, data, frozenset(names)) == _mentions_in_text(relpath, data, frozenset(names))
