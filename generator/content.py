@@ -199,6 +199,14 @@ def deidentify_free_text(source: YamlFile, allowed: frozenset[str], policy: str)
     return masked
 
 
+def free_text_runs(source: YamlFile) -> tuple[str, ...]:
+    """`privacy.number_runs` of every free-text field of a file (those `deidentify_free_text`
+    reads), as written."""
+    from .privacy import number_runs
+
+    return tuple(run for path, value in source.walk_text() if not NUMBER_FIELDS.match(path) for run in number_runs(value.data))
+
+
 def _walk_numbers(source: YamlFile):
     """Team phones written without quotes are YAML integers; include them too."""
     team = source.root.data.get("team") if source.root is not None and source.root.is_mapping else None
@@ -488,7 +496,7 @@ class ParseCache:
     writes one small file again, not all ten thousand records.
     """
 
-    VERSION = 2
+    VERSION = 3  # 3: keyed by the allowed numbers in the file's number runs
     SHARDS = 256
 
     def __init__(self, folder: Path | None):
@@ -560,7 +568,7 @@ def _team_numbers(file: _File, cache: ParseCache) -> list:
 
 def load_content(root: Path, cache_dir: Path | None = None) -> Content:
     """Read and check every file of a site root; raises ContentError listing every problem."""
-    from .privacy import normalize_digits
+    from .privacy import allowed_in_runs, normalize_digits
 
     root = Path(root)
     problems: list[Problem] = []
@@ -587,7 +595,15 @@ def load_content(root: Path, cache_dir: Path | None = None) -> Content:
     digits = (re.sub(r"\D", "", normalize_digits(str(n))) for n in numbers)
     allowed = frozenset(d[2:] if len(d) == 13 and d.startswith("86") else d for d in digits if d)
     policy = config.privacy.on_unmasked_pii if config else "fail"
-    reading = digest_of(config_digest, sorted(allowed), policy, ParseCache.VERSION, _TOOL_VERSION)
+    # How a file reads depends on the allowed numbers only through those that are part of its
+    # free text's number runs (privacy.number_runs): its record is kept with its runs and
+    # those numbers, and used again while they are the same, so a work team's new phone
+    # reads again only the files that write the old or the new one.
+    reading = digest_of(config_digest, policy, ParseCache.VERSION, _TOOL_VERSION)
+    lengths = frozenset(len(number) for number in allowed if len(number) >= 11)
+
+    def relevant(runs) -> list[str]:
+        return allowed_in_runs(runs, allowed, lengths)
 
     masked: list[Problem] = []
 
@@ -595,6 +611,7 @@ def load_content(root: Path, cache_dir: Path | None = None) -> Content:
         """(entry or None, the file's problems, what was masked in it, the hash of the bytes
         read) of a file the cache does not have; may run in a worker process (parallel.py)."""
         source = file.source
+        runs = free_text_runs(source)
         file_masked = deidentify_free_text(source, allowed, policy) if source.root is not None else []
         record = None
         if source.root is not None:
@@ -607,7 +624,8 @@ def load_content(root: Path, cache_dir: Path | None = None) -> Content:
         if record is None or file_problems:
             return None, file_problems, file_masked, file.digest
         village_value = source.root.data.get("village") if kind == "notices" else None
-        return (record, file_masked, village_value.loc if village_value is not None else None), [], file_masked, file.digest
+        entry = (record, file_masked, village_value.loc if village_value is not None else None, runs, relevant(runs))
+        return entry, [], file_masked, file.digest
 
     def collect(files: list[_File], kind: str, noun: str) -> dict:
         """{id: (record, masked, village loc)} of the files read without problems, ids unique.
@@ -615,12 +633,13 @@ def load_content(root: Path, cache_dir: Path | None = None) -> Content:
         from .parallel import run_parallel
 
         ids = [_file_id(file, problems) for file in files]
-        keys = [digest_of(kind, file.relpath, file.digest, reading) for file in files]
         found: list = [None] * len(files)  # (entry or None, masked) per file
         todo = []
         for i, file in enumerate(files):
-            entry = cache.get(keys[i])
-            if entry is not None and (kind == "villages" or _photos_exist(entry[0], root)):
+            # (record, masked, village loc, the file's number runs, the allowed numbers in them)
+            entry = cache.get(digest_of(kind, file.relpath, file.digest, reading))
+            if (entry is not None and (not entry[3] or relevant(entry[3]) == entry[4])
+                    and (kind == "villages" or _photos_exist(entry[0], root))):
                 found[i] = (entry, entry[1])
             else:
                 todo.append(i)

@@ -231,6 +231,28 @@ def find_personal_numbers(text: str, allowed: frozenset[str] = frozenset()) -> l
     return findings
 
 
+_RUN_GAPS = re.compile(r"[ \-+()]")  # what a number may be written with between its digits (folded)
+_LONG_RUN = re.compile(r"[0-9X]{11,}")
+
+
+def number_runs(text: str) -> list[str]:
+    """The stretches of 11 or more digits (or X) in `text` once the spaces, hyphens, plus
+    signs and brackets are taken out of its folded spelling, upper-cased.
+
+    Whatever numbers are allowed, the `digits` of every finding `find_personal_numbers`
+    makes of the text, or of the text partly masked by `mask_personal_numbers`, are part of
+    one of these runs: a finding is digits with only those characters between them, and a
+    mask keeps a finding's last four digits where they were, after stars. So an allowed
+    number that is part of no run cannot change what is found in the text."""
+    return _LONG_RUN.findall(_RUN_GAPS.sub("", _fold(text)).upper())
+
+
+def allowed_in_runs(runs, allowed: frozenset[str], lengths: frozenset[int]) -> list[str]:
+    """The numbers of `allowed` (whose lengths are `lengths`) that are part of one of `runs`, sorted."""
+    found = {run[start:start + length] for run in runs for length in lengths for start in range(len(run) - length + 1)}
+    return sorted(found & allowed)
+
+
 # --- masking numbers ------------------------------------------------------------------------
 
 

@@ -569,6 +569,42 @@ def test_an_edit_rewrites_one_or_two_parse_cache_shards(tmp_path):
     assert load_content(root, cache).notices == second.notices
 
 
+def test_a_team_phone_changed_reads_again_only_the_files_that_write_the_old_or_the_new_number(tmp_path, monkeypatch):
+    """The allowed numbers (team phones) key a file's record only where its free text holds
+    one (content.py): after a phone changes, the notice whose body gave the old number is
+    read again, and that number, no longer published on purpose, is a problem there."""
+    from generator import content
+    from generator.errors import ContentError
+
+    root = generate(tmp_path / "site", notices=40, villages=2, seed=9)
+    cache = tmp_path / "cache"
+    village = village_files(root)[0]
+    phone = village.read_text(encoding="utf-8").split('    phone: "', 1)[1].split('"', 1)[0]
+    notices = [path for path in notice_files(root) if path.parent.name == village.stem]
+    quoting, other = notices[0], notices[1]
+    _rewrite(quoting, "body: |\n", f"body: |\n  咨询电话：{phone[:3]} {phone[3:7]} {phone[7:]}。\n")
+    content.load_content(root, cache)  # the team's phone: published on purpose, no problem
+    read = []
+    real = content.deidentify_free_text
+    monkeypatch.setattr(content, "deidentify_free_text", lambda source, *a: (read.append(source.relpath), real(source, *a))[1])
+    content.load_content(root, cache)
+    assert read == []  # nothing new: every record from the cache
+    new = "13700001111" if phone != "13700001111" else "13700002222"
+    _rewrite(other, "body: |\n", f"body: |\n  新电话 {new}\n")  # not yet a team phone: a problem
+    with pytest.raises(ContentError) as failed:
+        content.load_content(root, cache)
+    assert [p.path for p in failed.value.problems] == [other.relative_to(root).as_posix()]
+    read.clear()
+    _rewrite(village, f'    phone: "{phone}"', f'    phone: "{new}"')
+    with pytest.raises(ContentError) as failed:
+        content.load_content(root, cache)
+    # The village (changed), the notice with the new number (now allowed) and the one with the
+    # old number (no longer allowed) are read again; no other file is.
+    assert sorted(read) == sorted(p.relative_to(root).as_posix() for p in (village, quoting, other))
+    assert [(p.path, p.field) for p in failed.value.problems] == [(quoting.relative_to(root).as_posix(), "body")]
+    assert "personal number" in failed.value.problems[0].message
+
+
 def test_the_parse_cache_follows_the_config(tmp_path):
     from generator.content import load_content
 

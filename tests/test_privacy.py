@@ -390,3 +390,27 @@ def test_masked_names_hide_something_and_are_stable(name):
     assert len(masked) == len(name)
     assert masked != name and "*" in masked
     assert mask_name(masked) == masked
+
+
+# Numbers as clerks write them: plain, grouped, with +86, full-width, inside other figures.
+_NUMBER_PIECES = ["13912345678", "139 1234 5678", "139-1234-5678", "+86 139 1234 5678", "(+86)13912345678", "0086139 1234 5678",
+                  "１３９１２３４５６７８", "13812345678", "11010519491231002X", "11010519491231002x", "110105 19491231 002X",
+                  "6222021234567890123", "6222 0212 3456 7890", "2026-11-22", "1", "9", "86", " ", "-", "(", ")", "+", "x", "X",
+                  "电话", "，", "*", "\u3000", "－", "＋", "0.5"]
+_ALLOWED = ["13912345678", "13812345678", "11010519491231002X", "6222021234567890123", "62220212345678907", "1391234567",
+            "139123456789", "9123456780"]
+
+
+@settings(max_examples=2000, deadline=None)
+@given(pieces=st.lists(st.sampled_from(_NUMBER_PIECES), max_size=12), allowed=st.sets(st.sampled_from(_ALLOWED)))
+def test_only_the_allowed_numbers_in_a_text_s_number_runs_change_what_is_found_or_masked(pieces, allowed):
+    """What the parse cache keys a file by (content.py): its free text read under the allowed
+    numbers that are part of its number runs reads exactly as under all of them."""
+    from generator.privacy import allowed_in_runs, mask_personal_numbers, number_runs
+
+    text = "".join(pieces)
+    allowed = frozenset(allowed)
+    lengths = frozenset(len(number) for number in allowed if len(number) >= 11)
+    relevant = frozenset(allowed_in_runs(number_runs(text), allowed, lengths))
+    assert find_personal_numbers(text, relevant) == find_personal_numbers(text, allowed)
+    assert mask_personal_numbers(text, relevant) == mask_personal_numbers(text, allowed)
