@@ -602,7 +602,7 @@ def load_content(root: Path, cache_dir: Path | None = None) -> Content:
     reading = digest_of(config_digest, policy, ParseCache.VERSION, _TOOL_VERSION)
     lengths = frozenset(len(number) for number in allowed if len(number) >= 11)
 
-    def relevant(runs) -> list[str]:
+    def relevant(runs) -> tuple[str, ...]:
         return allowed_in_runs(runs, allowed, lengths)
 
     masked: list[Problem] = []
@@ -638,7 +638,7 @@ def load_content(root: Path, cache_dir: Path | None = None) -> Content:
         for i, file in enumerate(files):
             # (record, masked, village loc, the file's number runs, the allowed numbers in them)
             entry = cache.get(digest_of(kind, file.relpath, file.digest, reading))
-            if (entry is not None and (not entry[3] or relevant(entry[3]) == entry[4])
+            if (entry is not None and relevant(entry[3]) == entry[4]
                     and (kind == "villages" or _photos_exist(entry[0], root))):
                 found[i] = (entry, entry[1])
             else:

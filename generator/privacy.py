@@ -247,10 +247,12 @@ def number_runs(text: str) -> list[str]:
     return _LONG_RUN.findall(_RUN_GAPS.sub("", _fold(text)).upper())
 
 
-def allowed_in_runs(runs, allowed: frozenset[str], lengths: frozenset[int]) -> list[str]:
+def allowed_in_runs(runs, allowed: frozenset[str], lengths: frozenset[int]) -> tuple[str, ...]:
     """The numbers of `allowed` (whose lengths are `lengths`) that are part of one of `runs`, sorted."""
+    if not runs:
+        return ()
     found = {run[start:start + length] for run in runs for length in lengths for start in range(len(run) - length + 1)}
-    return sorted(found & allowed)
+    return tuple(sorted(found & allowed))
 
 
 # --- masking numbers ------------------------------------------------------------------------
