@@ -488,11 +488,13 @@ class _File:
 class ParseCache:
     """Records of unchanged files from the last load, so a rebuild parses only what changed.
 
-    An entry is keyed by the file's bytes, its path (the id), the config, the numbers that
-    are published on purpose and the tool's version: anything that changes how the file
-    reads. Only files without problems are kept; a file with problems is read every time.
+    An entry is keyed by the file's bytes, its path (the id), the config and the tool's
+    version: anything that changes how the file reads, but the numbers published on purpose,
+    of which only those in the file's number runs matter: the entry holds them, and is used
+    only while they are the same (load_content). Only files without problems are kept; a
+    file with problems is read every time.
 
-    Kept in SHARDS files by the key's first hex digits, so that a rebuild after one edit
+    Kept in SHARDS files by the key's last hex digits, so that a rebuild after one edit
     writes one small file again, not all ten thousand records.
     """
 
@@ -503,6 +505,7 @@ class ParseCache:
         self.folder = folder
         self.entries: dict = {}
         self.used: dict = {}
+        self.replaced: set = set()  # keys whose entry was made again (a file read under other published numbers)
         if folder is not None:
             (folder.parent / "content.pickle").unlink(missing_ok=True)  # the single-file cache of earlier versions
         if folder is not None and folder.is_dir():
@@ -525,6 +528,8 @@ class ParseCache:
         return entry
 
     def put(self, key: str, entry) -> None:
+        if key in self.entries:
+            self.replaced.add(key)
         self.used[key] = entry
 
     @staticmethod
@@ -533,12 +538,13 @@ class ParseCache:
 
     def save(self) -> int | None:
         """Write the shards whose entries changed; entries not used by this load are dropped.
-        Returns how many keys came or went since the last load (an edited file's old and
-        new versions, an added or removed file's one); None without a folder."""
+        Returns how many keys came, went or had their entry made again since the last load
+        (an edited file's old and new versions, an added or removed file's one); None
+        without a folder."""
         if self.folder is None:
             return None
-        changes = self.used.keys() ^ self.entries.keys()
-        # Only the shards holding a key that came or went (after an edit: one or two of 256).
+        changes = (self.used.keys() ^ self.entries.keys()) | self.replaced
+        # Only the shards holding a key that came, went or changed (after an edit: one or two of 256).
         after: dict[str, dict] = {self.shard(key): {} for key in changes}
         if not after:
             return 0

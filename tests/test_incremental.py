@@ -603,6 +603,44 @@ def test_a_team_phone_changed_reads_again_only_the_files_that_write_the_old_or_t
     assert sorted(read) == sorted(p.relative_to(root).as_posix() for p in (village, quoting, other))
     assert [(p.path, p.field) for p in failed.value.problems] == [(quoting.relative_to(root).as_posix(), "body")]
     assert "personal number" in failed.value.problems[0].message
+    # Corrected, and loaded twice: the records made under the new phone are kept (a load
+    # that failed kept nothing: the first reads the three files again, the second none).
+    _rewrite(quoting, f"{phone[:3]} {phone[3:7]} {phone[7:]}", f"{new[:3]} {new[3:7]} {new[7:]}")
+    read.clear()
+    content.load_content(root, cache)
+    assert sorted(read) == sorted(p.relative_to(root).as_posix() for p in (village, quoting, other))
+    read.clear()
+    content.load_content(root, cache)
+    assert read == []
+
+
+def test_a_record_read_again_under_other_published_numbers_is_kept_for_the_next_load(tmp_path, monkeypatch):
+    """Under `on_unmasked_pii: mask`, a notice that writes a number is masked; once that
+    number is a work team's phone it is shown, the notice read again from the same bytes,
+    and its new record saved in place of the old one (the same key): the next load reads
+    nothing again."""
+    from generator import content
+
+    root = generate(tmp_path / "site", notices=30, villages=2, seed=11)
+    config = root / "site_config.yaml"
+    config.write_text(config.read_text(encoding="utf-8").replace("on_unmasked_pii: fail", "on_unmasked_pii: mask"), encoding="utf-8")
+    assert "on_unmasked_pii: mask" in config.read_text(encoding="utf-8")
+    cache = tmp_path / "cache"
+    village = village_files(root)[0]
+    phone = village.read_text(encoding="utf-8").split('    phone: "', 1)[1].split('"', 1)[0]
+    notice = [path for path in notice_files(root) if path.parent.name == village.stem][0]
+    new = "13700001111" if phone != "13700001111" else "13700002222"
+    _rewrite(notice, "body: |\n", f"body: |\n  新电话 {new}\n")
+    assert new not in content.load_content(root, cache).notices[notice.stem].body  # masked
+    read = []
+    real = content.deidentify_free_text
+    monkeypatch.setattr(content, "deidentify_free_text", lambda source, *a: (read.append(source.relpath), real(source, *a))[1])
+    _rewrite(village, f'    phone: "{phone}"', f'    phone: "{new}"')
+    assert new in content.load_content(root, cache).notices[notice.stem].body  # published on purpose now
+    assert sorted(read) == sorted(p.relative_to(root).as_posix() for p in (village, notice))
+    read.clear()
+    assert new in content.load_content(root, cache).notices[notice.stem].body
+    assert read == []
 
 
 def test_the_parse_cache_follows_the_config(tmp_path):
