@@ -190,6 +190,11 @@ class SearchPlugin(Plugin):
         sources: dict[str, bytes] = {}
         docs = documents(site, t, previous.known_documents() if previous is not None else None, sources)
         exported = export_changes(docs, kinds, site, previous, read=lambda path: _published(output, path)) if previous is not None else None
+        if exported is None and previous is not None and previous.index.renumber(docs):
+            # Documents added or removed: every later number moves, so every term is encoded
+            # again, but from the previous postings, not from analysing every document. (In
+            # one process: a second one, forked from this, took the rebuild past 500 MB.)
+            exported = export_all(docs, kinds, site, version, index=previous.index)
         if exported is None:
             exported = export_all(docs, kinds, site, version)
         exported.state.sources = sources

@@ -283,6 +283,78 @@ class IndexBuilder:
             numbers.insert(bisect_left(numbers, number), number)
         return changed | (set(facet_terms(old)) ^ set(facet_terms(new)))  # a facet both have is as it was
 
+    # -- documents added or removed: the others' numbers move, their order kept -------------
+    def renumber(self, docs: list[SearchDoc]) -> bool:
+        """Make this the index of `docs` when the documents it holds that `docs` still has come
+        in the same order there: the others are taken out, the new ones put in, the edited
+        ones replaced, and every number moved to its document's place in `docs` (the same
+        postings as an index made afresh of `docs`). False, the index untouched, otherwise
+        (a document moved among the others)."""
+        at = {doc.key: number for number, doc in enumerate(docs)}
+        old = self.docs
+        kept = [(number, at[doc.key]) for number, doc in enumerate(old) if doc.key in at]
+        if any(a[1] >= b[1] for a, b in zip(kept, kept[1:])):
+            return False
+        for number, doc in enumerate(old):
+            if doc.key not in at:
+                self._take_out(number, doc)
+        moved = [0] * len(old)
+        for before, after in kept:
+            moved[before] = after
+        self.fields = [self._moved(field, moved) for field in self.fields]
+        for facet, numbers in self.facets.items():
+            self.facets[facet] = array("I", [moved[number] for number in numbers])
+        for f, codes in enumerate(self.codes):
+            new = bytearray(len(docs))
+            for before, after in kept:
+                new[after] = codes[before]
+            self.codes[f] = new
+        current: list = [None] * len(docs)
+        for before, after in kept:
+            current[after] = old[before]
+        self.docs = current
+        for number, doc in enumerate(docs):
+            was = current[number]
+            if was is None:
+                self._put_in(number, doc)
+            elif was is not doc and was != doc:
+                self.replace(number, was, doc)
+        self.docs = list(docs)
+        return True
+
+    @staticmethod
+    def _moved(field: dict, moved: list[int]) -> dict:
+        """A field's postings (all unpacked) with each document number moved."""
+        plain = {}
+        for term in list(field):
+            postings = field[term]
+            postings.docs = array("I", [moved[number] for number in postings.docs])
+            plain[term] = postings
+        return plain
+
+    def _take_out(self, number: int, doc: SearchDoc) -> None:
+        for f, (terms, length) in enumerate(analyse(doc)):
+            if length:
+                self.totals[f] -= length
+                self._remove(f, number, terms)
+        for facet in facet_terms(doc):
+            numbers = self.facets[facet]
+            del numbers[bisect_left(numbers, number)]
+            if not numbers:
+                del self.facets[facet]
+
+    def _put_in(self, number: int, doc: SearchDoc) -> None:
+        """Document `number`, whose place is free (no posting holds its number)."""
+        self.docs[number] = doc
+        for f, (terms, length) in enumerate(analyse(doc)):
+            if length:
+                self.totals[f] += length
+                self.codes[f][number] = length_to_byte(length)
+                self._insert(f, number, terms)
+        for facet in facet_terms(doc):
+            numbers = self.facets.setdefault(facet, array("I"))
+            numbers.insert(bisect_left(numbers, number), number)
+
     def _remove(self, f: int, number: int, terms) -> None:
         field = self.fields[f]
         for term in terms:
@@ -1010,12 +1082,14 @@ class Exported:
         return {path: self.text(path) for path in self.paths()}
 
 
-def export_all(docs: list[SearchDoc], kinds: list[tuple[str, str]], site, version: str = "") -> Exported:
-    """The whole index made afresh. On a large site the terms are shared out between
+def export_all(docs: list[SearchDoc], kinds: list[tuple[str, str]], site, version: str = "",
+               index: IndexBuilder | None = None) -> Exported:
+    """The whole index made afresh (`index`: the postings of `docs`, when they are there
+    already: `IndexBuilder.renumber`). On a large site the terms are shared out between
     processes in runs of the sorted order: the same result as one process."""
     from .parallel import run_parallel, workers
 
-    index = IndexBuilder(list(docs))
+    index = IndexBuilder(list(docs)) if index is None else index
     terms = index.terms + sorted(index.facets)
     page_files = has_page_files(len(docs))
     count = workers() if len(docs) >= PARALLEL_DOCS else 1

@@ -272,6 +272,49 @@ def test_added_or_removed_documents_mean_a_whole_export(county):
     assert search_export.export_changes(docs[1:] + docs[:1], kinds, site, state) is None
 
 
+def _postings(index) -> tuple:
+    """Everything an index holds, as plain values (packed fields unpacked)."""
+    fields = [{term: (list(field[term].docs), list(field[term].tfs),
+                      None if field[term].positions is None else list(field[term].positions)) for term in sorted(field)}
+              for field in index.fields]
+    return fields, list(index.totals), [bytes(codes) for codes in index.codes], \
+        {facet: list(numbers) for facet, numbers in sorted(index.facets.items())}, [doc.key for doc in index.docs]
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2, 3, 4, 5])
+def test_documents_added_or_removed_renumber_the_index_into_the_one_made_afresh(county, small_thresholds, seed):
+    """A notice added or removed (with edits beside it): the previous build's postings with
+    every number moved are those of an index made afresh, and so are the files."""
+    docs, kinds, site = county
+    rng = random.Random(seed)
+    first = search_export.export_all(docs, kinds, site, "v")
+    state = pickle.loads(pickle.dumps(first.state))  # packed, as the build cache keeps it
+    current = list(docs)
+    for step in range(4):
+        new = list(current)
+        for _ in range(rng.choice([1, 1, 2, 3])):
+            if rng.random() < 0.5 and len(new) > 2:
+                del new[rng.randrange(len(new))]
+            else:
+                donor = rng.choice(docs)
+                added = dataclasses.replace(edit(rng, donor, docs), key=f"notice:added-{seed}-{step}-{rng.randrange(10 ** 6)}")
+                new.insert(rng.randrange(len(new) + 1), added)
+        for n in rng.sample(range(len(new)), 2):
+            new[n] = edit(rng, new[n], docs)
+        index = state.index
+        assert index.renumber(new)
+        assert _postings(index) == _postings(search_export.IndexBuilder(list(new)))
+        exported = search_export.export_all(new, kinds, site, "v", index=index)
+        assert exported.files() == search_export.export_all(new, kinds, site, "v").files()
+        state = pickle.loads(pickle.dumps(exported.state))
+        current = new
+    # A document moved among the others: no renumbering, the index untouched.
+    moved = current[1:] + current[:1]
+    before = _postings(state.index)
+    assert not state.index.renumber(moved)
+    assert _postings(state.index) == before
+
+
 def test_summary_ranks_like_whoosh_scores_for_every_term(county, small_thresholds):
     """The first page from a summary equals a plain sort of every document's score."""
     docs, _, _ = county
