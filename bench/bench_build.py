@@ -261,23 +261,31 @@ def tree_digest(folder: Path) -> str:
 CORRECTED = "（已更正）"
 
 
+def _published_notices(root: Path):
+    """(path, text, match of its quoted title) of each notice with a page in the built site,
+    in order (one posted after the benchmark's date has none yet: an edit of it would change
+    nothing a reader sees)."""
+    for path in sorted((root / "content" / "notices").rglob("*.yaml")):
+        if (root / "build" / "notices" / f"{path.stem}.html").is_file():
+            text = path.read_text(encoding="utf-8")
+            yield path, text, re.search(r'(?m)^title: (".*")$', text)
+
+
+def _with_title(text: str, match: re.Match, title: str) -> str:
+    return text[: match.start(1)] + json.dumps(title, ensure_ascii=False) + text[match.end(1):]
+
+
 def edit_one_notice(root: Path) -> tuple[str, str]:
     """Correct the title of the first published notice not corrected yet; returns (id, new title).
 
     Every edit is new content (never an edit undone, which a kept copy of an older site
     would make cheap) and changes the title's length, as a clerk's correction does (so the
-    search index's field lengths move and its first pages are ranked again). A notice with
-    no page in the built site (posted after the benchmark's date: not published yet) is
-    passed over: its edit would change nothing a reader sees."""
-    for path in sorted((root / "content" / "notices").rglob("*.yaml")):
-        if not (root / "build" / "notices" / f"{path.stem}.html").is_file():
-            continue
-        text = path.read_text(encoding="utf-8")
-        match = re.search(r'(?m)^title: (".*")$', text)
+    search index's field lengths move and its first pages are ranked again)."""
+    for path, text, match in _published_notices(root):
         title = json.loads(match.group(1))
         if not title.endswith(CORRECTED):
             title += CORRECTED
-            path.write_text(text[: match.start(1)] + json.dumps(title, ensure_ascii=False) + text[match.end(1):], encoding="utf-8")
+            path.write_text(_with_title(text, match, title), encoding="utf-8")
             return path.stem, title
     raise BenchError(f"every notice under {root} is corrected already: write the corpus afresh")
 
@@ -287,18 +295,13 @@ def add_one_notice(root: Path) -> tuple[str, str]:
     notice under a new id and a new title (its other fields as they were, so it is published
     and valid); returns (id, title). The search index numbers its documents in the order
     they are ranked among equal scores, so a new one moves every later number."""
-    for path in sorted((root / "content" / "notices").rglob("*.yaml")):
-        if not (root / "build" / "notices" / f"{path.stem}.html").is_file():
-            continue
+    for path, text, match in _published_notices(root):
         number = 1
         while (path.parent / f"{path.stem}-b{number}.yaml").exists():
             number += 1
         notice_id = f"{path.stem}-b{number}"
-        text = path.read_text(encoding="utf-8")
-        match = re.search(r'(?m)^title: (".*")$', text)
         title = f"补充公示{number}"
-        (path.parent / f"{notice_id}.yaml").write_text(text[: match.start(1)] + json.dumps(title, ensure_ascii=False) + text[match.end(1):],
-                                                       encoding="utf-8")
+        (path.parent / f"{notice_id}.yaml").write_text(_with_title(text, match, title), encoding="utf-8")
         return notice_id, title
     raise BenchError(f"no published notice under {root} to add one beside")
 

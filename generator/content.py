@@ -173,19 +173,22 @@ class Content:
 NUMBER_FIELDS = re.compile(r"^(team\[\d+\]\.(phone|unit_phone)|beneficiaries\[\d+\]\.(id_number|phone|bank_account))$")
 
 
-def deidentify_free_text(source: YamlFile, allowed: frozenset[str], policy: str) -> list[Problem]:
+def deidentify_free_text(source: YamlFile, allowed: frozenset[str], policy: str, runs: list | None = None) -> list[Problem]:
     """Find ID, bank card and private phone numbers in every free-text field of a file.
 
     With `fail`, each one is a located problem; with `mask`, the text is masked in place
     (before any record is read, so nothing downstream ever sees the number) and the
-    returned list says what was masked, for the build log.
+    returned list says what was masked, for the build log. `runs` receives the fields'
+    `privacy.number_runs` as written (which published numbers can matter to the file).
     """
-    from .privacy import find_personal_numbers, mask_personal_numbers
+    from .privacy import find_personal_numbers, mask_personal_numbers, number_runs
 
     masked = []
     for path, value in list(source.walk_text()):
         if NUMBER_FIELDS.match(path):
             continue
+        if runs is not None:
+            runs += number_runs(value.data)
         findings = find_personal_numbers(value.data, allowed)
         for finding in findings:
             loc = source.position_in(value, finding.start)
@@ -197,14 +200,6 @@ def deidentify_free_text(source: YamlFile, allowed: frozenset[str], policy: str)
         if findings and policy != "fail":
             value.data, _ = mask_personal_numbers(value.data, allowed)
     return masked
-
-
-def free_text_runs(source: YamlFile) -> tuple[str, ...]:
-    """`privacy.number_runs` of every free-text field of a file (those `deidentify_free_text`
-    reads), as written."""
-    from .privacy import number_runs
-
-    return tuple(run for path, value in source.walk_text() if not NUMBER_FIELDS.match(path) for run in number_runs(value.data))
 
 
 def _walk_numbers(source: YamlFile):
@@ -617,8 +612,9 @@ def load_content(root: Path, cache_dir: Path | None = None) -> Content:
         """(entry or None, the file's problems, what was masked in it, the hash of the bytes
         read) of a file the cache does not have; may run in a worker process (parallel.py)."""
         source = file.source
-        runs = free_text_runs(source)
-        file_masked = deidentify_free_text(source, allowed, policy) if source.root is not None else []
+        found_runs: list[str] = []
+        file_masked = deidentify_free_text(source, allowed, policy, found_runs) if source.root is not None else []
+        runs = tuple(found_runs)
         record = None
         if source.root is not None:
             if kind == "villages":
@@ -634,7 +630,8 @@ def load_content(root: Path, cache_dir: Path | None = None) -> Content:
         return entry, [], file_masked, file.digest
 
     def collect(files: list[_File], kind: str, noun: str) -> dict:
-        """{id: (record, masked, village loc)} of the files read without problems, ids unique.
+        """{id: (record, masked, village loc, number runs, published numbers in them)} of
+        the files read without problems, ids unique.
         Files the cache does not have are parsed on every core when there are many (a cold build)."""
         from .parallel import run_parallel
 

@@ -307,11 +307,14 @@ ESCAPED_RUN_PATTERNS = (
 # matches never overlap, and merged by position they are what the one regex finds (a test
 # compares them).
 _ESCAPED_RUNS = tuple(re.compile(pattern) for pattern in ESCAPED_RUN_PATTERNS)
+_ESCAPED_BYTE_RUNS = tuple(re.compile(pattern.encode("ascii")) for pattern in ESCAPED_RUN_PATTERNS)
 
 
-def _escaped_runs(text: str):
-    """The runs of escapes in `text`, in order."""
-    return heapq.merge(*(pattern.finditer(text) for pattern in _ESCAPED_RUNS), key=_start)
+def _escaped_runs(text: str | bytes):
+    """The runs of escapes in `text`, in order; or in the bytes of UTF-8 text, where they
+    are the same ASCII characters (matches of bytes)."""
+    patterns = _ESCAPED_BYTE_RUNS if isinstance(text, bytes) else _ESCAPED_RUNS
+    return heapq.merge(*(pattern.finditer(text) for pattern in patterns), key=_start)
 
 
 def _start(match: re.Match) -> int:
@@ -581,32 +584,22 @@ def _may_mention(relpath: str, data: bytes, names: frozenset[str]) -> bool:
         suffix = Path(relpath[:-3]).suffix.lower()
     if suffix in IMAGE_SUFFIXES:
         return False
+    runs = None
     if not data.startswith(_UTF16_BOMS):
         try:
             text = data.decode("utf-8-sig")  # as `_decode_text` reads UTF-8, nearly every file
         except UnicodeDecodeError:
             pass
         else:
-            if any(name in text for name in names):
-                return True
             # The escaped runs are ASCII: in UTF-8 they are the same characters in the bytes,
             # where the regex engine reads them in about half the time.
-            return any(name in _decode_run(match.group().decode("ascii")) for match in _escaped_byte_runs(data)
-                       for name in names)
-    text = _decode_text(data, known_text=suffix in TEXT_SUFFIXES)
-    if text is None:
-        return False
-    if any(name in text for name in names):
-        return True
-    return any(name in _decode_run(match.group()) for match in _escaped_runs(text) for name in names)
-
-
-_ESCAPED_BYTE_RUNS = tuple(re.compile(pattern.encode("ascii")) for pattern in ESCAPED_RUN_PATTERNS)
-
-
-def _escaped_byte_runs(data: bytes):
-    """`_escaped_runs` of UTF-8 text, found in its bytes."""
-    return heapq.merge(*(pattern.finditer(data) for pattern in _ESCAPED_BYTE_RUNS), key=_start)
+            runs = (match.group().decode("ascii") for match in _escaped_runs(data))
+    if runs is None:
+        text = _decode_text(data, known_text=suffix in TEXT_SUFFIXES)
+        if text is None:
+            return False
+        runs = (match.group() for match in _escaped_runs(text))
+    return any(name in text for name in names) or any(name in _decode_run(run) for run in runs for name in names)
 
 
 class _Scanner:
@@ -722,7 +715,7 @@ def _context(text: str, hit: _Hit, hits: list[_Hit]) -> str:
 
 def _decode_text(data: bytes, *, known_text: bool) -> str | None:
     """The file as text, or None for a binary file."""
-    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+    if data.startswith(_UTF16_BOMS):
         try:
             return data.decode("utf-16")
         except UnicodeDecodeError:

@@ -243,7 +243,10 @@ def number_runs(text: str) -> list[str]:
     makes of the text, or of the text partly masked by `mask_personal_numbers`, are part of
     one of these runs: a finding is digits with only those characters between them, and a
     mask keeps a finding's last four digits where they were, after stars. So an allowed
-    number that is part of no run cannot change what is found in the text."""
+    number that is part of no run cannot change what is found in the text. (A text without
+    a `_RUN_CANDIDATE`, nearly every field, has no finding at all, whatever is allowed.)"""
+    if _RUN_CANDIDATE.search(text) is None:
+        return []
     return _LONG_RUN.findall(_RUN_GAPS.sub("", _fold(text)).upper())
 
 

@@ -273,15 +273,21 @@ class IndexBuilder:
             self._insert(f, number, came)
             changed.update(gone)
             changed.update(came)
-        for facet in facet_terms(old):
+        self._facets_out(number, old)
+        self._facets_in(number, new)
+        return changed | (set(facet_terms(old)) ^ set(facet_terms(new)))  # a facet both have is as it was
+
+    def _facets_out(self, number: int, doc: SearchDoc) -> None:
+        for facet in facet_terms(doc):
             numbers = self.facets[facet]
             del numbers[bisect_left(numbers, number)]
             if not numbers:
                 del self.facets[facet]
-        for facet in facet_terms(new):
+
+    def _facets_in(self, number: int, doc: SearchDoc) -> None:
+        for facet in facet_terms(doc):
             numbers = self.facets.setdefault(facet, array("I"))
             numbers.insert(bisect_left(numbers, number), number)
-        return changed | (set(facet_terms(old)) ^ set(facet_terms(new)))  # a facet both have is as it was
 
     # -- documents added or removed: the others' numbers move, their order kept -------------
     def renumber(self, docs: list[SearchDoc]) -> bool:
@@ -337,11 +343,7 @@ class IndexBuilder:
             if length:
                 self.totals[f] -= length
                 self._remove(f, number, terms)
-        for facet in facet_terms(doc):
-            numbers = self.facets[facet]
-            del numbers[bisect_left(numbers, number)]
-            if not numbers:
-                del self.facets[facet]
+        self._facets_out(number, doc)
 
     def _put_in(self, number: int, doc: SearchDoc) -> None:
         """Document `number`, whose place is free (no posting holds its number)."""
@@ -351,9 +353,7 @@ class IndexBuilder:
                 self.totals[f] += length
                 self.codes[f][number] = length_to_byte(length)
                 self._insert(f, number, terms)
-        for facet in facet_terms(doc):
-            numbers = self.facets.setdefault(facet, array("I"))
-            numbers.insert(bisect_left(numbers, number), number)
+        self._facets_in(number, doc)
 
     def _remove(self, f: int, number: int, terms) -> None:
         field = self.fields[f]
