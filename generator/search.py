@@ -178,7 +178,7 @@ class SearchPlugin(Plugin):
 
     def on_write(self, site, context: BuildContext, output, advance) -> dict:
         from .i18n import Translator
-        from .search_export import ExportState, export_all, export_changes, state_version
+        from .search_export import ExportState, export_all, export_changes, export_moved, state_version
 
         t = Translator(context.config.language)  # the renderer's (there may be none yet)
         kinds = kind_labels(t)
@@ -189,12 +189,11 @@ class SearchPlugin(Plugin):
         previous = ExportState.load(state_file, version) if state_file is not None else None
         sources: dict[str, bytes] = {}
         docs = documents(site, t, previous.known_documents() if previous is not None else None, sources)
-        exported = export_changes(docs, kinds, site, previous, read=lambda path: _published(output, path)) if previous is not None else None
-        if exported is None and previous is not None and previous.index.renumber(docs):
-            # Documents added or removed: every later number moves, so every term is encoded
-            # again, but from the previous postings, not from analysing every document. (In
-            # one process: a second one, forked from this, took the rebuild past 500 MB.)
-            exported = export_all(docs, kinds, site, version, index=previous.index)
+        exported = None
+        if previous is not None:
+            read = lambda path: _published(output, path)  # noqa: E731
+            # Documents edited, or else added or removed (every later number moves).
+            exported = export_changes(docs, kinds, site, previous, read=read) or export_moved(docs, kinds, site, previous, read=read)
         if exported is None:
             exported = export_all(docs, kinds, site, version)
         exported.state.sources = sources

@@ -33,13 +33,17 @@ terms encoded again (of a big term, only the `Blocks` of its postings that hold 
 document), and first pages whose field totals moved are ranked again from a small
 `Summary` each (documents grouped by what their score is computed from), never from all the
 postings. Files nothing changed in are linked from the previous build. A document added or
-removed renumbers the documents after it, and the index is made afresh.
+removed renumbers the documents after it (`export_moved`): the postings are renumbered, a big
+term's text is the published one but where its numbers stopped moving together, and first
+pages come from their summaries, numbered anew.
 """
 from __future__ import annotations
 
 import hashlib
 import json
+import re
 from bisect import bisect_left, insort
+from functools import lru_cache
 from array import array
 from itertools import accumulate, chain
 from math import log
@@ -152,6 +156,19 @@ def score_shift(old_totals: list[int], new_totals: list[int]) -> list[float]:
     return shifts
 
 
+def count_shift(old_count: int, count: int) -> float:
+    """Per unit of a field's boost, the most by which a term's score in it can move through
+    its idf alone when the document count goes from old to new, the term's document count
+    the same: idf moves by |log(count / old count)|, and the rest of bm25 is below K1 + 1."""
+    return abs(log(count / old_count)) * (K1 + 1)
+
+
+def score_bound(weights: tuple[float, ...], fields: tuple[int, ...], shift: list[float], counted: float = 0.0) -> float:
+    """The most by which a term's score (its ranked `fields`, its idf times boost `weights`
+    after the change) can move: `shift` from `score_shift`, `counted` from `count_shift`."""
+    return sum(weight * shift[f] + counted * ALL_BOOSTS[f] for weight, f in zip(weights, fields))
+
+
 class Postings:
     """One term's postings in one field, in document order."""
 
@@ -224,6 +241,30 @@ class _Partial:
             self.facets.setdefault(facet, array("I")).extend(numbers)
 
 
+class Renumbered(NamedTuple):
+    """What `IndexBuilder.renumber` did: documents added or removed, the others kept in order."""
+
+    moved: list[int]  # old number -> new number (-1: removed)
+    back: list[int]  # new number -> old number (-1: added)
+    touched: set[str]  # terms and facets whose postings changed beyond their numbers
+    changed: set[str]  # of those, the terms and facets of documents removed or edited
+    added: list[int]  # the new numbers of documents added, in order
+    edited: frozenset[int]  # the new numbers of documents kept and edited
+    old_count: int
+    first: int  # the first new number whose document is not the one numbered so before
+
+    def steps(self) -> list[int]:
+        """The kept documents' new numbers where the shift (new number - old) differs from the
+        kept document before: between two steps, gaps between numbers are the old ones."""
+        steps, shift = [], 0
+        for number, before in enumerate(self.back):
+            if before >= 0:
+                if number - before != shift:
+                    steps.append(number)
+                    shift = number - before
+        return steps
+
+
 class IndexBuilder:
     """Postings and statistics of every term, as a fresh whoosh index would hold them.
 
@@ -290,23 +331,28 @@ class IndexBuilder:
             numbers.insert(bisect_left(numbers, number), number)
 
     # -- documents added or removed: the others' numbers move, their order kept -------------
-    def renumber(self, docs: list[SearchDoc]) -> bool:
+    def renumber(self, docs: list[SearchDoc]) -> "Renumbered | None":
         """Make this the index of `docs` when the documents it holds that `docs` still has come
         in the same order there: the others are taken out, the new ones put in, the edited
         ones replaced, and every number moved to its document's place in `docs` (the same
-        postings as an index made afresh of `docs`). False, the index untouched, otherwise
-        (a document moved among the others)."""
+        postings as an index made afresh of `docs`). What moved where, and the terms whose
+        postings changed otherwise; None, the index untouched, when a document moved among
+        the others."""
         at = {doc.key: number for number, doc in enumerate(docs)}
         old = self.docs
         kept = [(number, at[doc.key]) for number, doc in enumerate(old) if doc.key in at]
         if any(a[1] >= b[1] for a, b in zip(kept, kept[1:])):
-            return False
+            return None
+        changed: set[str] = set()
         for number, doc in enumerate(old):
             if doc.key not in at:
+                changed |= _terms_of(doc)
                 self._take_out(number, doc)
-        moved = [0] * len(old)
+        moved = [-1] * len(old)
+        back = [-1] * len(docs)
         for before, after in kept:
             moved[before] = after
+            back[after] = before
         self.fields = [self._moved(field, moved) for field in self.fields]
         for facet, numbers in self.facets.items():
             self.facets[facet] = array("I", [moved[number] for number in numbers])
@@ -319,22 +365,32 @@ class IndexBuilder:
         for before, after in kept:
             current[after] = old[before]
         self.docs = current
+        edited, added = [], []
+        touched: set[str] = set()
         for number, doc in enumerate(docs):
             was = current[number]
             if was is None:
+                touched |= _terms_of(doc)
                 self._put_in(number, doc)
+                added.append(number)
             elif was is not doc and was != doc:
-                self.replace(number, was, doc)
+                changed |= self.replace(number, was, doc)
+                edited.append(number)
         self.docs = list(docs)
-        return True
+        first = next((number for number, before in enumerate(back) if before != number), len(back))
+        return Renumbered(moved, back, touched | changed, changed, added, frozenset(edited), len(old), first)
 
     @staticmethod
     def _moved(field: dict, moved: list[int]) -> dict:
         """A field's postings (all unpacked) with each document number moved."""
+        same = next((number for number, after in enumerate(moved) if after != number), len(moved))  # numbers below stay
         plain = {}
         for term in list(field):
             postings = field[term]
-            postings.docs = array("I", [moved[number] for number in postings.docs])
+            docs = postings.docs
+            at = bisect_left(docs, same)
+            if at < len(docs):
+                docs[at:] = array("I", [moved[number] for number in docs[at:]])
             plain[term] = postings
         return plain
 
@@ -621,6 +677,18 @@ class Summary(NamedTuple):
         return Summary.of(self.fields, groups, cut)
 
 
+    def renumbered(self, moved: list[int]) -> "Summary":
+        """The same summary with every document's number moved (`Renumbered.moved`; none of
+        them removed): the order in a group, and of the groups, is kept."""
+        members = array("I", self.members)
+        at, end = 0, len(members)
+        while at < end:
+            stop = at + 1 + (members[at] & COUNT_MASK)
+            members[at + 1:stop] = array("I", [moved[doc] for doc in members[at + 1:stop]])
+            at = stop
+        return Summary(self.fields, self.keys, members)
+
+
 def _group(docs: list[int], cut: bool) -> array:
     """One group of a summary's `members`: its size (flagged when cut), then its documents."""
     return array("I", [len(docs) | (CUT if cut else 0), *docs])
@@ -632,6 +700,11 @@ def facet_terms(doc: SearchDoc) -> list[str]:
     if doc.year:
         facets.append(f"y:{doc.year}")
     return facets
+
+
+def _terms_of(doc: SearchDoc) -> set[str]:
+    """Every term and facet a document holds."""
+    return set().union(*(terms for terms, _ in analyse(doc)), facet_terms(doc))
 
 
 def digits(values) -> str:
@@ -748,6 +821,153 @@ def encode_big(index: IndexBuilder, entry: list, previous: tuple[Blocks, ...] = 
     return "".join(parts), tuple(layout)
 
 
+_NUMBERS: dict[int, re.Pattern] = {}  # count -> a pattern matching that many encoded numbers
+_CONTINUED = frozenset(CONTINUE)
+
+
+def _after(text: str, at: int, count: int) -> int:
+    """Where the `count` encoded numbers from `at` end (each ends with a final digit)."""
+    if not count:
+        return at
+    pattern = _NUMBERS.get(count)
+    if pattern is None:
+        if len(_NUMBERS) > 4096:
+            _NUMBERS.clear()
+        pattern = _NUMBERS[count] = re.compile("(?:[%s]*[%s]){%d}" % (re.escape(CONTINUE), re.escape(FINAL), count))
+    found = pattern.match(text, at)
+    if found is None:
+        raise ValueError("fewer numbers than expected")
+    return found.end()
+
+
+def _before(text: str, end: int, count: int, start: int) -> int:
+    """Where the last `count` encoded numbers before `end` begin (none of them before `start`)."""
+    at = end
+    for _ in range(count):
+        at -= 1  # the number's final digit
+        while at > start and text[at - 1] in _CONTINUED:
+            at -= 1
+    return at
+
+
+_BACKWARDS = 12  # a few numbers are found quicker from the end of their block than by the regex from its start
+
+
+def _shift_field(index: IndexBuilder, f: int, postings: Postings, previous: Blocks, old_text: str,
+                 renumbered: Renumbered, steps: list[int]) -> tuple[str, str, array, array, array]:
+    """`_encode_field`'s result for a term's postings that no document removed or edited
+    touched, from its text as the last build published it (`previous`: the field's layout
+    there), when document numbers moved and documents may have been added. A new block
+    without an added document, whose postings all moved by the same amount, is its old
+    postings' text but for its first gap; the others are encoded. Raises ValueError or
+    KeyError when the old text is not what the layout says."""
+    docs, tfs, positions = postings.docs, postings.tfs, postings.positions
+    codes, back = index.codes[f], renumbered.back
+    count = len(docs)
+    # The postings of added documents: the old text holds the others (`kept`).
+    adds = [at for at, number in ((bisect_left(docs, number), number) for number in renumbered.added)
+            if at < count and docs[at] == number]
+    kept_docs, kept_tfs = docs, tfs
+    if adds:
+        kept_docs, kept_tfs = array("I", docs), array("I", tfs)
+        for at in reversed(adds):
+            del kept_docs[at], kept_tfs[at]
+    kept_count = len(kept_docs)
+    triples_at = previous.start
+    spots_at = triples_at + previous.cuts[-1]
+    ends = (spots_at, spots_at + previous.places[-1])
+    old_blocks = {k: i for i, k in enumerate(previous.numbers)}
+    old_number = back.__getitem__
+
+    def where(i: int) -> tuple[int, int]:
+        """Where the kept posting i's triple and positions begin in the old text."""
+        if i == kept_count:
+            return ends
+        k = old_number(kept_docs[i]) // BLOCK_DOCS
+        b = old_blocks[k]
+        first = bisect_left(kept_docs, k * BLOCK_DOCS, 0, i + 1, key=old_number)  # the old block's first posting
+        t0, s0 = triples_at + previous.cuts[b], spots_at + previous.places[b]
+        if i == first:
+            return t0, s0
+        last = bisect_left(kept_docs, (k + 1) * BLOCK_DOCS, i, kept_count, key=old_number)  # the one after its last
+        t1, s1 = triples_at + previous.cuts[b + 1], spots_at + previous.places[b + 1]
+        after = 3 * (last - i)
+        t = _before(old_text, t1, after, t0) if after <= _BACKWARDS else _after(old_text, t0, 3 * (i - first))
+        if positions is None:
+            return t, s0
+        after = sum(kept_tfs[i:last])
+        return t, _before(old_text, s1, after, s0) if after <= _BACKWARDS else _after(old_text, s0, sum(kept_tfs[first:i]))
+
+    # The blocks before the first number that moved are the old ones, text and layout.
+    same = bisect_left(previous.numbers, renumbered.first // BLOCK_DOCS)
+    numbers, cuts, places = previous.numbers[:same], previous.cuts[:same + 1], previous.places[:same + 1]
+    size, spread = cuts[-1], places[-1]
+    triples = [old_text[triples_at:triples_at + size]]
+    spots = [old_text[spots_at:spots_at + spread]]
+    start = bisect_left(docs, renumbered.first // BLOCK_DOCS * BLOCK_DOCS)
+    first = sum(tfs[:start]) if positions is not None else 0
+    known = None  # where() of this block's first posting, when the block before worked it out
+    while start < count:
+        k = docs[start] // BLOCK_DOCS
+        end = bisect_left(docs, (k + 1) * BLOCK_DOCS, start)
+        low, high = docs[start], docs[end - 1]
+        block_tfs = tfs[start:end]
+        used = sum(block_tfs) if positions is not None else 0
+        gap = low - (docs[start - 1] if start else -1) - 1
+        added_before = bisect_left(adds, start)
+        at = bisect_left(steps, low + 1)
+        if (at == len(steps) or steps[at] > high) and (added_before == len(adds) or adds[added_before] >= end):
+            # No document added among these, and one shift throughout: the old text.
+            t_start, s_start = known if known is not None else where(start - added_before)
+            known = t_end, s_end = where(end - added_before)
+            triple = digits([gap, block_tfs[0], codes[low]]) + old_text[_after(old_text, t_start, 3):t_end]
+            spot = old_text[s_start:s_end]
+        else:
+            known = None
+            block_docs = docs[start:end]
+            gaps = [gap, *(doc - before - 1 for before, doc in zip(block_docs, block_docs[1:]))]
+            triple = digits([*chain.from_iterable(zip(gaps, block_tfs, [codes[doc] for doc in block_docs]))])
+            spot = _position_gaps(positions[first:first + used], block_tfs) if positions is not None else ""
+        numbers.append(k)
+        triples.append(triple)
+        spots.append(spot)
+        size += len(triple)
+        spread += len(spot)
+        cuts.append(size)
+        places.append(spread)
+        first += used
+        start = end
+    return "".join(triples), "".join(spots), numbers, cuts, places
+
+
+def shift_big(index: IndexBuilder, entry: list, previous: tuple[Blocks, ...], old_text: str,
+              renumbered: Renumbered, steps: list[int]) -> tuple[str, tuple[Blocks, ...]] | None:
+    """`encode_big`'s result for a big term that no document removed or edited holds, made
+    from its `previous` layout in the text the last build published (`old_text`); None when
+    that text does not fit the layout (the caller encodes the term whole)."""
+    before = {b.field: b for b in previous}
+    parts: list[str] = []
+    layout = []
+    at = 0
+    try:
+        for f, postings in enumerate(entry):
+            if postings is None:
+                continue
+            head = digits([f, len(postings.docs)])
+            old = before.get(f)
+            added = sum(1 for number in renumbered.added if number in postings.docs)  # (a few)
+            old_head = digits([f, len(postings.docs) - added])
+            if old is None or old_text[old.start - len(old_head):old.start] != old_head:
+                return None
+            triples, spots, numbers, cuts, places = _shift_field(index, f, postings, old, old_text, renumbered, steps)
+            layout.append(Blocks(f, at + len(head), numbers, cuts, places))
+            parts += (head, triples, spots)
+            at += len(head) + len(triples) + len(spots)
+    except (KeyError, ValueError, IndexError):
+        return None
+    return "".join(parts), tuple(layout)
+
+
 def published_terms(path: str, text: str) -> dict[str, str]:
     """The big terms' texts in a file `search/b/<hash>.js` as `Exported.text` wrote it."""
     prefix = f"gongshiSearch.shard({json.dumps(path[len('search/'):-len('.js')])},"
@@ -774,15 +994,22 @@ def encode_facet(docs: array) -> str:
     return "".join(out)
 
 
-def window(text: str, term: str) -> str:
-    """What a result quotes for `term`: its first occurrence in `text` and some context."""
+@lru_cache(maxsize=2048)
+def _normalized(text: str) -> tuple[str, list[int] | None]:
+    """`text` as search sees it and, when normalising changed lengths (… -> ...), the original
+    offset of each of its characters. Kept for the last texts: a document is quoted by the
+    first pages of many terms."""
     normal = normalize(text)
     if len(normal) == len(text):
-        found, origin = normal.find(term), None
-    else:  # normalising changed lengths (… -> ...): map offsets back to the original
-        pieces = [(i, normal_char(char)) for i, char in enumerate(text)]
-        origin = [i for i, piece in pieces for _ in piece]
-        found = "".join(piece for _, piece in pieces).find(term)
+        return normal, None
+    pieces = [(i, normal_char(char)) for i, char in enumerate(text)]
+    return "".join(piece for _, piece in pieces), [i for i, piece in pieces for _ in piece]
+
+
+def window(text: str, term: str) -> str:
+    """What a result quotes for `term`: its first occurrence in `text` and some context."""
+    normal, origin = _normalized(text)
+    found = normal.find(term)
     if found < 0:
         start, end = 0, 2 * SNIPPET_RADIUS
     else:
@@ -920,6 +1147,9 @@ class ExportState:
         self.shard_count = shard_count
         self.sums: dict[str, str] = {}  # site path -> sha256 of the file as written
         self.sources: dict[str, bytes] = {}  # document key -> what it was made from, hashed (search.documents)
+        # (old number -> new, terms) whose summaries still number the documents as before
+        # `export_moved` renumbered them: done when the state is saved, after the site is published
+        self.later: tuple[list[int], set[str]] | None = None
 
     def known_documents(self) -> dict:
         """{key: (source, document)}: the documents to give back when their source is the same."""
@@ -930,6 +1160,11 @@ class ExportState:
         small arrays and their objects costs ten times as much. Terms still packed from the
         state this one was loaded from are copied over as they are."""
         state = dict(self.__dict__)
+        later = state.pop("later", None)
+        if later is not None:
+            moved, terms = later
+            state["terms"] = {term: info._replace(summary=info.summary.renumbered(moved)) if term in terms else info
+                              for term, info in self.terms.items()}
         index = self.index
         packed = []
         for field in index.fields:
@@ -962,6 +1197,7 @@ class ExportState:
         index.fields = [_PackedField(*field) for field in packed]
         self.__dict__.update(state)
         self.index = index
+        self.later = None
 
     def save(self, path) -> None:
         from .speed import save_pickle
@@ -1149,19 +1385,7 @@ def export_changes(docs: list[SearchDoc], kinds: list[tuple[str, str]], site, st
     page_files = has_page_files(len(docs))
     terms = dict(old_terms)
     layouts = dict(state.layouts)
-    files: dict[str, dict[str, str]] = {}  # path -> the big terms' texts the last build published in it
-
-    def published(term: str) -> str | None:
-        info = old_terms.get(term)
-        if info is None or not info.big:
-            return None
-        path = "search/b/%08x.js" % info.hash
-        if path not in files:
-            text = read(path)
-            ok = text is not None and hashlib.sha256(text.encode("utf-8")).hexdigest() == state.sums.get(path)
-            files[path] = published_terms(path, text) if ok else {}
-        return files[path].get(term)
-
+    published = _published_reader(state, read)
     edited_blocks = frozenset(n // BLOCK_DOCS for n in edited)
     changed: set[str] = set()  # terms whose files must be made again
     texts, records = {}, {}
@@ -1185,7 +1409,7 @@ def export_changes(docs: list[SearchDoc], kinds: list[tuple[str, str]], site, st
             if term in touched or info.first is None or new_totals.isdisjoint(info.summary.fields):
                 continue
             # Its postings, hence its idf, are the same: only the average lengths moved.
-            moved = sum(weight * shift[f] for weight, f in zip(info.weights, info.summary.fields))
+            moved = score_bound(info.weights, info.summary.fields, shift)
             if info.weights and info.margin > 2 * moved * (1 + 1e-6) + 1e-9:  # no two groups can change places
                 terms[term] = info._replace(margin=info.margin - 2 * moved)
                 continue
@@ -1213,6 +1437,140 @@ def export_changes(docs: list[SearchDoc], kinds: list[tuple[str, str]], site, st
     if exported.shard_count != state.shard_count:
         dirty |= {path for path in exported.paths() if path.startswith("search/t/")}
     exported.unchanged = {path: state.sums[path] for path in exported.paths() if path not in dirty and path in state.sums}
+    return exported
+
+
+class _Moving(NamedTuple):
+    """What `export_moved` works out once for every term."""
+
+    renumbered: Renumbered
+    steps: list[int]  # Renumbered.steps()
+    shift: list[float]  # score_shift of the field's average lengths
+    counted: float  # count_shift
+
+
+def _moved_term(index: IndexBuilder, term: str, info: Term, page_files: bool, old_text: str | None,
+                layout: tuple[Blocks, ...] | None, moving: _Moving) -> tuple | None:
+    """`export_moved`'s (Term, big term's text and layout, first page's records, whether the
+    summary still numbers documents as before) for a term no document removed or edited
+    holds (`info`: what the last export made of it), or None: made as `export_all` makes it."""
+    renumbered = moving.renumbered
+    entry = index.entry(term)
+    if info.big:
+        made = shift_big(index, entry, layout, old_text, renumbered, moving.steps) if old_text and layout else None
+        text, layout = made if made is not None else encode_big(index, entry)
+    elif term not in renumbered.touched and all(p is None or p.docs[-1] < renumbered.first for p in entry):
+        text, layout = info.small, None  # numbered as before
+    else:
+        text, layout = encode_term(index, entry), None
+    big = len(text) >= BIG_BYTES
+    if big != info.big:
+        return None
+    first, margin, weights, summary, before = None, 0.0, (), None, False
+    if big or (page_files and index.doc_count(entry) >= PAGE_FILE_MIN_DOCS):
+        fields = index.ranked_fields(entry)
+        if info.summary is None or info.summary.fields != fields:
+            return None
+        if term in renumbered.touched:  # an added document holds it: its summary renumbered, then moved
+            summary = info.summary.renumbered(renumbered.moved)
+            for number in renumbered.added:
+                combo = index.combo(entry, fields, number)
+                if combo:
+                    summary = summary.moved(number, 0, combo)
+            first, margin, weights = index.ranked(entry, summary)
+        else:  # the same postings: the same groups, their scores moved by the count and the lengths
+            summary, before = info.summary, True
+            weights = tuple(idf(len(index.docs), len(entry[f].docs)) * ALL_BOOSTS[f] for f in fields)
+            bound = score_bound(weights, fields, moving.shift, moving.counted)
+            if info.weights and info.margin > 2 * bound * (1 + 1e-6) + 1e-9:  # no two groups can change places
+                first, margin = info.first, info.margin - 2 * bound
+            else:
+                first, margin, weights = index.ranked(entry, summary)
+            first = tuple(renumbered.moved[doc] for doc in first)
+    page = first is not None and _has_page_file(big, first)
+    records = first_page_records(index.docs, term, first) if big or page else None
+    return (Term(info.hash, len(text), None if big else text, big, page, first, summary, margin, weights),
+            (text, layout) if big else None, records, before)
+
+
+def _published_reader(state: ExportState, read):
+    """term -> a big term's text as the last build published it (None when that file is gone
+    or is not the one the state recorded)."""
+    files: dict[str, dict[str, str]] = {}  # path -> the big terms' texts published in it
+
+    def published(term: str) -> str | None:
+        info = state.terms.get(term)
+        if info is None or not info.big:
+            return None
+        path = "search/b/%08x.js" % info.hash
+        if path not in files:
+            text = read(path)
+            ok = text is not None and hashlib.sha256(text.encode("utf-8")).hexdigest() == state.sums.get(path)
+            files[path] = published_terms(path, text) if ok else {}
+        return files[path].get(term)
+
+    return published
+
+
+def export_moved(docs: list[SearchDoc], kinds: list[tuple[str, str]], site, state: ExportState,
+                 read=lambda path: None) -> Exported | None:
+    """The index of `docs` from the previous export's state when documents were added or
+    removed (some perhaps edited) and the others kept their order (None otherwise), the
+    result `export_all`'s.
+
+    The state's postings are renumbered (`IndexBuilder.renumber`). A term that no removed or
+    edited document holds keeps its postings but for their numbers and the added documents'
+    (`_moved_term`): a big one's text is the one the last build published, but for the
+    blocks of postings where an added document lies or numbers did not move together
+    (`shift_big`), and its first page comes from its summary. Where no added document holds
+    the term either, that is the page the summary gave, numbered anew, ranked again only
+    when the document count and the field lengths moved its scores by more than its margin
+    allows. Other terms are made as `export_all` makes them. Record groups before the first
+    document that moved are kept."""
+    index = state.index
+    old_count, old_totals = len(index.docs), list(index.totals)
+    renumbered = index.renumber(docs)
+    if renumbered is None:
+        return None
+    count = len(docs)
+    page_files = has_page_files(count)
+    if not count or not old_count or page_files != has_page_files(old_count):
+        return export_all(docs, kinds, site, state.version, index=index)
+    published = _published_reader(state, read)
+    # Every score of a term kept moves with the field's average length and with its idf,
+    # by log(count / old count) in every field (its document counts are the same).
+    moving = _Moving(renumbered, renumbered.steps(),
+                     score_shift([total / old_count for total in old_totals], [total / count for total in index.totals]),
+                     count_shift(old_count, count))
+    infos, texts, layouts, records = {}, {}, {}, {}
+    later = set()  # terms whose summary still numbers documents as before
+    for term in index.terms + sorted(index.facets):
+        if term in index.facets:
+            text = encode_facet(index.facets[term])
+            infos[term] = Term(term_hash(term), len(text), text, False, False, None, None)
+            continue
+        info = state.terms.get(term)
+        made = None
+        if info is not None and term not in renumbered.changed:
+            made = _moved_term(index, term, info, page_files, published(term) if info.big else None,
+                               state.layouts.get(term), moving)
+        if made is None:
+            info, big, first_records = term_result(index, term, page_files)
+        else:
+            info, big, first_records, numbered_before = made
+            if numbered_before:
+                later.add(term)
+        infos[term] = info
+        if big is not None:
+            texts[term], layouts[term] = big
+        if first_records is not None:
+            records[term] = first_records
+    exported = Exported(index, infos, layouts, kinds, site, state.version, texts=texts, records=records)
+    exported.state.later = (renumbered.moved, later)
+    # Record groups before the first document that moved hold the same documents, unless edited.
+    kept = set(range(renumbered.first // GROUP_SIZE)) - {number // GROUP_SIZE for number in renumbered.edited}
+    exported.unchanged = {path: state.sums[path] for path in (f"search/r/{g}.js" for g in sorted(kept))
+                          if path in state.sums}
     return exported
 
 
