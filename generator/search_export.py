@@ -940,6 +940,11 @@ def _shift_field(index: IndexBuilder, f: int, postings: Postings, previous: Bloc
     return "".join(triples), "".join(spots), numbers, cuts, places
 
 
+def _holds(docs: array, number: int) -> bool:
+    at = bisect_left(docs, number)
+    return at < len(docs) and docs[at] == number
+
+
 def shift_big(index: IndexBuilder, entry: list, previous: tuple[Blocks, ...], old_text: str,
               renumbered: Renumbered, steps: list[int]) -> tuple[str, tuple[Blocks, ...]] | None:
     """`encode_big`'s result for a big term that no document removed or edited holds, made
@@ -955,7 +960,7 @@ def shift_big(index: IndexBuilder, entry: list, previous: tuple[Blocks, ...], ol
                 continue
             head = digits([f, len(postings.docs)])
             old = before.get(f)
-            added = sum(1 for number in renumbered.added if number in postings.docs)  # (a few)
+            added = sum(1 for number in renumbered.added if _holds(postings.docs, number))
             old_head = digits([f, len(postings.docs) - added])
             if old is None or old_text[old.start - len(old_head):old.start] != old_head:
                 return None
