@@ -94,7 +94,7 @@ def scan_site(
 
     `previous`: a folder whose files passed this very scan (same numbers and names) with
     nothing found: the last published site. A file also there is read only where it
-    changed (`_changed_span`); the report is the same.
+    changed (`_changed_spans`); the report is the same.
 
     `verdicts`: the files found clean before under the same numbers and names
     (`leakgate.Verdicts`: `known()`, `key(relpath, data)`, `earlier(...)`, `record(keys)`): a
@@ -504,14 +504,21 @@ def _common_length(a: str, b: str, limit: int, *, at_end: bool = False) -> int:
     return low
 
 
+# How a tag the scan reads as one piece begins (_TAG: an inline tag's name, then a
+# space, a slash or its end); no "<" or ">" is inside one.
+_TAG_START = re.compile(rf"</?(?i:{_INLINE_TAGS})(?:\s|/|>)")
+
+
 def _is_edge(text: str, at: int) -> bool:
     """Whether `text[at]` (one of the edge characters) is outside every tag and comment
     and not the second character of an escape (backslash and quote: no pattern reads one
-    as part of a number today, but an escape is never cut in two)."""
+    as part of a number today, but an escape is never cut in two). A tag holding it would
+    begin at the last "<" before it, with no ">" between; a "<" that begins no tag's name
+    (in a search index's encoded numbers, say) does not stop an edge."""
     if text[at] == '"' and at > 0 and text[at - 1] == "\\":
         return False
     opened = text.rfind("<", 0, at)
-    if opened >= 0 and text.find(">", opened, at) < 0:
+    if opened >= 0 and text.find(">", opened, at) < 0 and _TAG_START.match(text, opened):
         return False  # inside "<...": maybe a tag
     comment = text.rfind("<!--", 0, at)
     return comment < 0 or text.find("-->", comment + 4, at) >= 0
@@ -550,6 +557,76 @@ def _changed_span(text: str, before: str, edges: re.Pattern[str]) -> tuple[int, 
             end = at + 1
             break
     return start, end
+
+
+# A long stretch inside that part may be the old text's too (a search index file after a
+# notice is added: its first page's records renumbered near the start, one gap of its
+# postings changed near the end, the postings between as they were). The part is then cut
+# in two around the stretch, at an edge of both texts near each end of it: between those
+# two edges the new text is the old text between the same edges, where the scan found
+# nothing, and the scan of the text between two edges finds what the scan of the whole
+# text finds there. Each of the two parts is cut again the same way.
+_PROBE = 64  # characters of the new text looked for in the old one
+_SPLIT_AT_LEAST = 4 * _EDGE_MARGIN  # a stretch shorter than this is read
+_SPANS = 16  # parts at most
+
+
+def _changed_spans(text: str, before: str, edges: re.Pattern[str]) -> list[tuple[int, int]]:
+    """The parts of `text` to read (start, end), in order: `_changed_span`'s, cut around
+    stretches that are the same in `before`."""
+    if text == before:
+        return []
+    start, end = _changed_span(text, before, edges)
+    todo = [(start, end, start, end + len(before) - len(text))]  # (a part, and the same in `before`)
+    spans = []
+    while todo:
+        start, end, old_start, old_end = todo.pop()
+        cut = None
+        if len(spans) + len(todo) + 2 <= _SPANS:
+            cut = _same_stretch(text, before, edges, start, end, old_start, old_end)
+        if cut is None:
+            spans.append((start, end))
+            continue
+        first, old_first, last, old_last = cut
+        todo += [(last, end, old_last, old_end), (start, first + 1, old_start, old_first + 1)]
+    return sorted(spans)
+
+
+def _same_stretch(text: str, before: str, edges: re.Pattern[str], start: int, end: int, old_start: int,
+                  old_end: int) -> tuple[int, int, int, int] | None:
+    """Two edges (first, last) of `text[start:end]`, at the same places (old_first, old_last)
+    of `before[old_start:old_end]` and edges there too, with the text between them the same
+    in both; None when no long stretch in the middle of the part is found in `before`."""
+    if end - start < _SPLIT_AT_LEAST + _PROBE:
+        return None
+    for at in ((start + end) // 2, (3 * start + end) // 4, (start + 3 * end) // 4):
+        found = before.find(text[at:at + _PROBE], old_start, old_end)
+        if found < 0:
+            continue
+        back = _common_length(text[start:at], before[old_start:found], min(at - start, found - old_start), at_end=True)
+        ahead = _common_length(text[at:end], before[found:old_end], min(end - at, old_end - found))
+        low, high, shift = at - back, at + ahead, found - at  # the stretch, and from it to `before`
+        if high - low < _SPLIT_AT_LEAST:
+            continue
+        places = (match.start() for match in edges.finditer(text, low + _EDGE_MARGIN, high - _EDGE_MARGIN))
+        first = next(_edges_of_both(text, before, places, shift), None)
+        if first is None:
+            continue
+        places = (at for at in _places_before(text, high - _EDGE_MARGIN, edges) if at > first)
+        last = next(_edges_of_both(text, before, places, shift), None)
+        if last is not None:
+            return first, first + shift, last, last + shift
+    return None
+
+
+def _edges_of_both(text: str, before: str, places, shift: int):
+    """Of `places` (of edge characters in `text`), those that are edges of `text` and,
+    `shift` further, of `before`, among the first _EDGE_TRIES."""
+    for tries, at in enumerate(places):
+        if tries == _EDGE_TRIES:
+            return
+        if _is_edge(text, at) and _is_edge(before, at + shift):
+            yield at
 
 
 # --- scanning -----------------------------------------------------------------------------------
@@ -621,10 +698,10 @@ class _Scanner:
             text, before = data.decode("utf-8-sig"), old.decode("utf-8-sig")
         except UnicodeDecodeError:
             return False
-        start, end = _changed_span(text, before, self.edges)
-        if 2 * (end - start) > len(text):
+        spans = _changed_spans(text, before, self.edges)
+        if 2 * sum(end - start for start, end in spans) > len(text):
             return False  # no quicker than reading it all
-        return not self.scan_text(text[start:end], "")
+        return not any(self.scan_text(text[start:end], "") for start, end in spans)
 
     def scan_file(self, relpath: str, data: bytes, old: bytes | None = None) -> list[Leak]:
         """The leaks in one file; `old`: its bytes in a site where this scan found nothing

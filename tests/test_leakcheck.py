@@ -336,7 +336,7 @@ def test_a_name_that_could_be_path_data_turns_the_skipping_off():
 # that may end what the scan reads (leakcheck._EDGE_CHARS), with the ways they may not.
 _PIECES = [
     "\n", ",", '"', "{", "}", "[", "]", "\\", '\\"', "<", ">", "<!--", "-->", "<span>", "</span>", '<span title="', '">',
-    "<b ", "<p>", "&#49;", "&#51;", "\\u0031", "%31", "\u200b", " ", "-", "+86 ", "(", ")", "1", "139", "0000", "1111",
+    "<b ", "<p>", "<a", "</B", "<=", "&#49;", "&#51;", "\\u0031", "%31", "\u200b", " ", "-", "+86 ", "(", ")", "1", "139", "0000", "1111",
     "9", "13", "9000", "011", "11", "张三", "丰", "张三丰", "欧阳晓峰", "张三丰华", "村", "a", "\\u5f20\\u4e09\\u4e30", ' d="M4 4h7z"',
 ]
 
@@ -373,6 +373,59 @@ def test_reading_what_changed_finds_what_reading_everything_finds(pieces, at, cu
     whole = scanner.scan_text(text, "new")
     if whole:
         assert scanner.scan_text(text[start:end], "new"), (text[start:end], whole)
+
+
+@settings(max_examples=600, deadline=None)
+@given(st.lists(st.sampled_from(_PIECES), max_size=60), st.lists(st.tuples(st.integers(0, 300), st.integers(0, 6),
+       st.lists(st.sampled_from(_PIECES), max_size=4)), min_size=1, max_size=4))
+@example(["139", ",", "a", "a", "a", ",", "0000", ",", "1111"], [(4, 1, []), (12, 1, [])])  # two edges taken away
+@example(["张三", ",", "x", "x", "x", "x", ",", "丰"], [(2, 1, []), (9, 1, [])])  # a name put together across a stretch
+def test_reading_the_parts_that_changed_finds_what_reading_everything_finds(pieces, edits):
+    """Several edits of a text that passed: the parts read (cut around stretches the old
+    text has too, with no margins and the shortest stretches here) have a finding whenever
+    the whole new text has one."""
+    from unittest import mock
+
+    from generator import leakcheck
+
+    scanner = _scanner()
+    before = text = "".join(pieces)
+    if scanner.scan_text(before, "old"):
+        return  # (the property is about edits of a text that passed)
+    for at, cut, inserted in sorted(edits, reverse=True):  # from the end, so the places stay apart
+        at = min(at, len(text))
+        text = text[:at] + "".join(inserted) + text[at + cut:]
+    if text == before:
+        return
+    with mock.patch.multiple(leakcheck, _EDGE_MARGIN=0, _PROBE=2, _SPLIT_AT_LEAST=3):
+        spans = leakcheck._changed_spans(text, before, scanner.edges)
+    assert spans == sorted(spans) and all(a < b <= c for (a, b), (c, _) in zip(spans, spans[1:]))
+    whole = scanner.scan_text(text, "new")
+    if whole:
+        assert any(scanner.scan_text(text[start:end], "new") for start, end in spans), (spans, whole)
+
+
+def test_a_long_stretch_the_old_text_has_is_not_read_again():
+    """A search index file after a notice is added: a record renumbered near its start and
+    one gap of the postings changed near its end. The middle is not read; a leak put in
+    the middle instead is found."""
+    from generator import leakcheck
+
+    import random
+
+    from generator import search_export
+
+    scanner = _scanner()
+    rng = random.Random(3)
+    postings = search_export.digits([rng.choice([rng.randrange(64), rng.randrange(5000)]) for _ in range(6000)])
+    before = '{"docs":{"5120":["n/a.html","村务公示"]},"terms":{"村务":"' + postings + '"}}'
+    text = before.replace('"5120"', '"5121"').replace(postings[-300:-290], "QQ" + postings[-298:-290])
+    spans = leakcheck._changed_spans(text, before, scanner.edges)
+    assert len(spans) == 2 and sum(end - start for start, end in spans) < len(text) // 4
+    assert scanner.changed_part_is_clean(text.encode(), before.encode())
+    middle = len(text) // 2
+    leaky = text[:middle] + f'","x":"{MOBILE}","y":"' + text[middle:]
+    assert not scanner.changed_part_is_clean(leaky.encode(), before.encode())
 
 
 def test_a_character_of_a_name_is_never_an_edge():
