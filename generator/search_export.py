@@ -34,8 +34,8 @@ document), and first pages whose field totals moved are ranked again from a smal
 `Summary` each (documents grouped by what their score is computed from), never from all the
 postings. Files nothing changed in are linked from the previous build. A document added or
 removed renumbers the documents after it (`export_moved`): the postings are renumbered, a big
-term's text is the published one but where its numbers stopped moving together, and first
-pages come from their summaries, numbered anew.
+term's text is the published one but where documents came or went or its numbers stopped
+moving together, and first pages come from their summaries, numbered anew.
 """
 from __future__ import annotations
 
@@ -247,8 +247,9 @@ class Renumbered(NamedTuple):
     moved: list[int]  # old number -> new number (-1: removed)
     back: list[int]  # new number -> old number (-1: added)
     touched: set[str]  # terms and facets whose postings changed beyond their numbers
-    changed: set[str]  # of those, the terms and facets of documents removed or edited
+    changed: set[str]  # of those, the terms and facets of documents edited
     added: list[int]  # the new numbers of documents added, in order
+    removed: list[tuple[int, list[dict[str, int]]]]  # documents removed: (old number, per field {term: frequency})
     edited: frozenset[int]  # the new numbers of documents kept and edited
     old_count: int
     first: int  # the first new number whose document is not the one numbered so before
@@ -343,11 +344,12 @@ class IndexBuilder:
         kept = [(number, at[doc.key]) for number, doc in enumerate(old) if doc.key in at]
         if any(a[1] >= b[1] for a, b in zip(kept, kept[1:])):
             return None
-        changed: set[str] = set()
+        touched: set[str] = set()
+        removed = []
         for number, doc in enumerate(old):
             if doc.key not in at:
-                changed |= _terms_of(doc)
-                self._take_out(number, doc)
+                touched |= _terms_of(doc)
+                removed.append((number, self._take_out(number, doc)))
         moved = [-1] * len(old)
         back = [-1] * len(docs)
         for before, after in kept:
@@ -366,7 +368,7 @@ class IndexBuilder:
             current[after] = old[before]
         self.docs = current
         edited, added = [], []
-        touched: set[str] = set()
+        changed: set[str] = set()
         for number, doc in enumerate(docs):
             was = current[number]
             if was is None:
@@ -378,7 +380,7 @@ class IndexBuilder:
                 edited.append(number)
         self.docs = list(docs)
         first = next((number for number, before in enumerate(back) if before != number), len(back))
-        return Renumbered(moved, back, touched | changed, changed, added, frozenset(edited), len(old), first)
+        return Renumbered(moved, back, touched | changed, changed, added, removed, frozenset(edited), len(old), first)
 
     @staticmethod
     def _moved(field: dict, moved: list[int]) -> dict:
@@ -394,12 +396,16 @@ class IndexBuilder:
             plain[term] = postings
         return plain
 
-    def _take_out(self, number: int, doc: SearchDoc) -> None:
+    def _take_out(self, number: int, doc: SearchDoc) -> list[dict[str, int]]:
+        """Takes document `number` out; returns its terms' frequencies per field."""
+        frequencies = []
         for f, (terms, length) in enumerate(analyse(doc)):
+            frequencies.append({term: where if f == CHARS else len(where) for term, where in terms.items()})
             if length:
                 self.totals[f] -= length
                 self._remove(f, number, terms)
         self._facets_out(number, doc)
+        return frequencies
 
     def _put_in(self, number: int, doc: SearchDoc) -> None:
         """Document `number`, whose place is free (no posting holds its number)."""
@@ -854,13 +860,14 @@ _BACKWARDS = 12  # a few numbers are found quicker from the end of their block t
 
 
 def _shift_field(index: IndexBuilder, f: int, postings: Postings, previous: Blocks, old_text: str,
-                 renumbered: Renumbered, steps: list[int]) -> tuple[str, str, array, array, array]:
-    """`_encode_field`'s result for a term's postings that no document removed or edited
-    touched, from its text as the last build published it (`previous`: the field's layout
-    there), when document numbers moved and documents may have been added. A new block
-    without an added document, whose postings all moved by the same amount, is its old
-    postings' text but for its first gap; the others are encoded. Raises ValueError or
-    KeyError when the old text is not what the layout says."""
+                 renumbered: Renumbered, steps: list[int], gone: list[tuple[int, int]]) -> tuple[str, str, array, array, array]:
+    """`_encode_field`'s result for a term's postings that no edited document touched, from
+    its text as the last build published it (`previous`: the field's layout there), when
+    document numbers moved and documents were added or removed (`gone`: the old number and
+    frequency of each removed document's posting in this field). A new block without an
+    added document, whose postings all moved by the same amount with no removed posting
+    between them, is its old postings' text but for its first gap; the others are encoded.
+    Raises ValueError or KeyError when the old text is not what the layout says."""
     docs, tfs, positions = postings.docs, postings.tfs, postings.positions
     codes, back = index.codes[f], renumbered.back
     count = len(docs)
@@ -878,25 +885,32 @@ def _shift_field(index: IndexBuilder, f: int, postings: Postings, previous: Bloc
     ends = (spots_at, spots_at + previous.places[-1])
     old_blocks = {k: i for i, k in enumerate(previous.numbers)}
     old_number = back.__getitem__
+    gone_numbers = [number for number, _ in gone]
 
     def where(i: int) -> tuple[int, int]:
         """Where the kept posting i's triple and positions begin in the old text."""
         if i == kept_count:
             return ends
-        k = old_number(kept_docs[i]) // BLOCK_DOCS
+        old = old_number(kept_docs[i])
+        k = old // BLOCK_DOCS
         b = old_blocks[k]
         first = bisect_left(kept_docs, k * BLOCK_DOCS, 0, i + 1, key=old_number)  # the old block's first posting
         t0, s0 = triples_at + previous.cuts[b], spots_at + previous.places[b]
-        if i == first:
+        g0 = bisect_left(gone_numbers, k * BLOCK_DOCS)  # removed postings in the old block before it
+        g1 = bisect_left(gone_numbers, old, g0)
+        if i == first and g0 == g1:
             return t0, s0
         last = bisect_left(kept_docs, (k + 1) * BLOCK_DOCS, i, kept_count, key=old_number)  # the one after its last
         t1, s1 = triples_at + previous.cuts[b + 1], spots_at + previous.places[b + 1]
-        after = 3 * (last - i)
-        t = _before(old_text, t1, after, t0) if after <= _BACKWARDS else _after(old_text, t0, 3 * (i - first))
+        g2 = bisect_left(gone_numbers, (k + 1) * BLOCK_DOCS, g1)  # and after it
+        after = 3 * (last - i + g2 - g1)
+        t = _before(old_text, t1, after, t0) if after <= _BACKWARDS else _after(old_text, t0, 3 * (i - first + g1 - g0))
         if positions is None:
             return t, s0
-        after = sum(kept_tfs[i:last])
-        return t, _before(old_text, s1, after, s0) if after <= _BACKWARDS else _after(old_text, s0, sum(kept_tfs[first:i]))
+        after = sum(kept_tfs[i:last]) + sum(tf for _, tf in gone[g1:g2])
+        if after <= _BACKWARDS:
+            return t, _before(old_text, s1, after, s0)
+        return t, _after(old_text, s0, sum(kept_tfs[first:i]) + sum(tf for _, tf in gone[g0:g1]))
 
     # The blocks before the first number that moved are the old ones, text and layout.
     same = bisect_left(previous.numbers, renumbered.first // BLOCK_DOCS)
@@ -916,10 +930,17 @@ def _shift_field(index: IndexBuilder, f: int, postings: Postings, previous: Bloc
         gap = low - (docs[start - 1] if start else -1) - 1
         added_before = bisect_left(adds, start)
         at = bisect_left(steps, low + 1)
-        if (at == len(steps) or steps[at] > high) and (added_before == len(adds) or adds[added_before] >= end):
-            # No document added among these, and one shift throughout: the old text.
+        if (at == len(steps) or steps[at] > high) and (added_before == len(adds) or adds[added_before] >= end) \
+                and not _between(gone_numbers, back[low], back[high]):
+            # No document added or removed among these, and one shift throughout: the old text.
             t_start, s_start = known if known is not None else where(start - added_before)
-            known = t_end, s_end = where(end - added_before)
+            if not gone:
+                known = t_end, s_end = where(end - added_before)
+            else:  # (a removed posting may come next in the old text)
+                known = None
+                t_end, s_end = where(end - 1 - added_before)
+                t_end = _after(old_text, t_end, 3)
+                s_end = _after(old_text, s_end, block_tfs[-1]) if positions is not None else s_end
             triple = digits([gap, block_tfs[0], codes[low]]) + old_text[_after(old_text, t_start, 3):t_end]
             spot = old_text[s_start:s_end]
         else:
@@ -945,11 +966,17 @@ def _holds(docs: array, number: int) -> bool:
     return at < len(docs) and docs[at] == number
 
 
-def shift_big(index: IndexBuilder, entry: list, previous: tuple[Blocks, ...], old_text: str,
+def _between(numbers: list[int], low: int, high: int) -> bool:
+    """Whether one of the sorted `numbers` is above `low` and below `high`."""
+    at = bisect_left(numbers, low + 1)
+    return at < len(numbers) and numbers[at] < high
+
+
+def shift_big(index: IndexBuilder, term: str, entry: list, previous: tuple[Blocks, ...], old_text: str,
               renumbered: Renumbered, steps: list[int]) -> tuple[str, tuple[Blocks, ...]] | None:
-    """`encode_big`'s result for a big term that no document removed or edited holds, made
-    from its `previous` layout in the text the last build published (`old_text`); None when
-    that text does not fit the layout (the caller encodes the term whole)."""
+    """`encode_big`'s result for a big term that no edited document holds, made from its
+    `previous` layout in the text the last build published (`old_text`); None when that
+    text does not fit the layout (the caller encodes the term whole)."""
     before = {b.field: b for b in previous}
     parts: list[str] = []
     layout = []
@@ -961,10 +988,11 @@ def shift_big(index: IndexBuilder, entry: list, previous: tuple[Blocks, ...], ol
             head = digits([f, len(postings.docs)])
             old = before.get(f)
             added = sum(1 for number in renumbered.added if _holds(postings.docs, number))
-            old_head = digits([f, len(postings.docs) - added])
+            gone = [(number, terms[f][term]) for number, terms in renumbered.removed if term in terms[f]]
+            old_head = digits([f, len(postings.docs) - added + len(gone)])
             if old is None or old_text[old.start - len(old_head):old.start] != old_head:
                 return None
-            triples, spots, numbers, cuts, places = _shift_field(index, f, postings, old, old_text, renumbered, steps)
+            triples, spots, numbers, cuts, places = _shift_field(index, f, postings, old, old_text, renumbered, steps, gone)
             layout.append(Blocks(f, at + len(head), numbers, cuts, places))
             parts += (head, triples, spots)
             at += len(head) + len(triples) + len(spots)
@@ -1450,6 +1478,7 @@ class _Moving(NamedTuple):
 
     renumbered: Renumbered
     steps: list[int]  # Renumbered.steps()
+    gone: dict[str, list[tuple[int, int]]]  # term -> (old number, combo) of each removed document holding it
     shift: list[float]  # score_shift of the field's average lengths
     counted: float  # count_shift
 
@@ -1457,12 +1486,12 @@ class _Moving(NamedTuple):
 def _moved_term(index: IndexBuilder, term: str, info: Term, page_files: bool, old_text: str | None,
                 layout: tuple[Blocks, ...] | None, moving: _Moving) -> tuple | None:
     """`export_moved`'s (Term, big term's text and layout, first page's records, whether the
-    summary still numbers documents as before) for a term no document removed or edited
-    holds (`info`: what the last export made of it), or None: made as `export_all` makes it."""
+    summary still numbers documents as before) for a term no edited document holds (`info`:
+    what the last export made of it), or None: made as `export_all` makes it."""
     renumbered = moving.renumbered
     entry = index.entry(term)
     if info.big:
-        made = shift_big(index, entry, layout, old_text, renumbered, moving.steps) if old_text and layout else None
+        made = shift_big(index, term, entry, layout, old_text, renumbered, moving.steps) if old_text and layout else None
         text, layout = made if made is not None else encode_big(index, entry)
     elif term not in renumbered.touched and all(p is None or p.docs[-1] < renumbered.first for p in entry):
         text, layout = info.small, None  # numbered as before
@@ -1476,8 +1505,13 @@ def _moved_term(index: IndexBuilder, term: str, info: Term, page_files: bool, ol
         fields = index.ranked_fields(entry)
         if info.summary is None or info.summary.fields != fields:
             return None
-        if term in renumbered.touched:  # an added document holds it: its summary renumbered, then moved
-            summary = info.summary.renumbered(renumbered.moved)
+        if term in renumbered.touched:  # an added or removed document holds it
+            summary = info.summary
+            for number, combo in moving.gone.get(term, ()):  # the removed ones taken out, as numbered before
+                summary = summary.moved(number, combo, 0)
+                if summary is None:
+                    return None  # (a group of which the summary kept too few)
+            summary = summary.renumbered(renumbered.moved)
             for number in renumbered.added:
                 combo = index.combo(entry, fields, number)
                 if combo:
@@ -1523,17 +1557,26 @@ def export_moved(docs: list[SearchDoc], kinds: list[tuple[str, str]], site, stat
     removed (some perhaps edited) and the others kept their order (None otherwise), the
     result `export_all`'s.
 
-    The state's postings are renumbered (`IndexBuilder.renumber`). A term that no removed or
-    edited document holds keeps its postings but for their numbers and the added documents'
-    (`_moved_term`): a big one's text is the one the last build published, but for the
-    blocks of postings where an added document lies or numbers did not move together
-    (`shift_big`), and its first page comes from its summary. Where no added document holds
-    the term either, that is the page the summary gave, numbered anew, ranked again only
-    when the document count and the field lengths moved its scores by more than its margin
-    allows. Other terms are made as `export_all` makes them. Record groups before the first
-    document that moved are kept."""
+    The state's postings are renumbered (`IndexBuilder.renumber`). A term that no edited
+    document holds keeps its postings but for their numbers and the added and removed
+    documents' (`_moved_term`): a big one's text is the one the last build published, but
+    for the blocks of postings where a document was added or removed or numbers did not
+    move together (`shift_big`), and its first page comes from its summary, the removed
+    documents taken out and the added ones put in (ranked again). Where no added or removed
+    document holds the term, that is the page the summary gave, numbered anew, ranked again
+    only when the document count and the field lengths moved its scores by more than its
+    margin allows. Other terms are made as `export_all` makes them. Record groups before
+    the first document that moved are kept."""
     index = state.index
     old_count, old_totals = len(index.docs), list(index.totals)
+    keys = {doc.key for doc in docs}
+    gone: dict[str, list[tuple[int, int]]] = {}  # what each removed document's summaries group it by
+    for number, doc in enumerate(index.docs):
+        if doc.key not in keys:
+            for term in set().union(*(terms for terms, _ in analyse(doc))):
+                info = state.terms.get(term)
+                if info is not None and info.summary is not None:
+                    gone.setdefault(term, []).append((number, index.combo(index.entry(term), info.summary.fields, number)))
     renumbered = index.renumber(docs)
     if renumbered is None:
         return None
@@ -1544,7 +1587,7 @@ def export_moved(docs: list[SearchDoc], kinds: list[tuple[str, str]], site, stat
     published = _published_reader(state, read)
     # Every score of a term kept moves with the field's average length and with its idf,
     # by log(count / old count) in every field (its document counts are the same).
-    moving = _Moving(renumbered, renumbered.steps(),
+    moving = _Moving(renumbered, renumbered.steps(), gone,
                      score_shift([total / old_count for total in old_totals], [total / count for total in index.totals]),
                      count_shift(old_count, count))
     infos, texts, layouts, records = {}, {}, {}, {}
