@@ -13,7 +13,8 @@ and measures, each in a child process running `python -m generator build --root 
   cannot look fast); three such edits of different notices in turn, as a clerk's commits
   come, and the median is the figure (the first has no standby folder yet, output.py);
 - one notice added: a new notice file (a copy of a published one under a new id and
-  title), built again (the benchmark checks its page), beside the same target;
+  title), built again (the benchmark checks its page), beside the same target; then one
+  notice removed: that file deleted again, built again (its page must be gone);
 - a no-change rebuild: built again with nothing changed;
   (after a rebuild whose replaced site is not kept as the standby, a detached process
   deletes it: each timed build waits for the previous one's to end, so that it is not
@@ -306,6 +307,20 @@ def add_one_notice(root: Path) -> tuple[str, str]:
     raise BenchError(f"no published notice under {root} to add one beside")
 
 
+def remove_notice(root: Path, notice_id: str) -> None:
+    """A notice withdrawn: its file deleted from the content."""
+    for path in (root / "content" / "notices").glob(f"*/{notice_id}.yaml"):
+        path.unlink()
+        return
+    raise BenchError(f"no notice {notice_id} under {root} to remove")
+
+
+def check_page_gone(root: Path, notice_id: str) -> None:
+    page = root / "build" / "notices" / f"{notice_id}.html"
+    if page.exists():
+        raise BenchError(f"after the notice was removed and the site built again, {page} is still there")
+
+
 def check_page_shows(root: Path, notice_id: str, title: str) -> None:
     page = root / "build" / "notices" / f"{notice_id}.html"
     if not page.is_file() or html.escape(title) not in page.read_text(encoding="utf-8"):
@@ -444,6 +459,12 @@ def bench_size(work: Path, notices: int, villages: int, with_hugo: bool) -> Size
     line("one notice added", timing(added), f"< {TARGETS['one_notice_s']:g} s", added.seconds < TARGETS["one_notice_s"])
     print(f"    slowest stages: {top_stages(added)}", flush=True)
 
+    remove_notice(root, notice_id)
+    removed = gongshi_build(root)
+    check_page_gone(root, notice_id)
+    line("one notice removed", timing(removed), f"< {TARGETS['one_notice_s']:g} s", removed.seconds < TARGETS["one_notice_s"])
+    print(f"    slowest stages: {top_stages(removed)}", flush=True)
+
     none = gongshi_build(root)
     line("no-change rebuild", timing(none), f"< {TARGETS['no_change_s']:g} s", none.seconds < TARGETS["no_change_s"])
     print(f"    slowest stages: {top_stages(none)}", flush=True)
@@ -454,13 +475,13 @@ def bench_size(work: Path, notices: int, villages: int, with_hugo: bool) -> Size
     line("fresh output, kept cache (CI runner)", timing(warm))
     print(f"    slowest stages: {top_stages(warm)}", flush=True)
 
-    runs = (cold, one, added, none)
+    runs = (cold, one, added, removed, none)
     peak = max(max(r.peak_mb, r.tree_peak_mb) for r in runs)
     line("peak memory, largest process", " / ".join(f"{r.peak_mb:.0f}" for r in runs) + " MB",
          f"< {TARGETS['peak_mb']:g} MB", max(r.peak_mb for r in runs) < TARGETS["peak_mb"])
     line("peak memory, all processes (sampled)", " / ".join(f"{r.tree_peak_mb:.0f}" for r in runs) + " MB",
          f"< {TARGETS['peak_mb']:g} MB", peak < TARGETS["peak_mb"])
-    print("    (cold / one-notice / one added / no-change)", flush=True)
+    print("    (cold / one-notice / one added / one removed / no-change)", flush=True)
     line("cold build per notice", f"{cold.seconds / notices * 1000:8.2f} ms")
 
     result = SizeResult(notices, villages, cold, one, none, output_digest=tree_digest(root / "build"))
