@@ -251,7 +251,6 @@ class Renumbered(NamedTuple):
     added: list[int]  # the new numbers of documents added, in order
     removed: list[tuple[int, list[dict[str, int]]]]  # documents removed: (old number, per field {term: frequency})
     edited: frozenset[int]  # the new numbers of documents kept and edited
-    old_count: int
     first: int  # the first new number whose document is not the one numbered so before
 
     def steps(self) -> list[int]:
@@ -348,8 +347,9 @@ class IndexBuilder:
         removed = []
         for number, doc in enumerate(old):
             if doc.key not in at:
-                touched |= _terms_of(doc)
-                removed.append((number, self._take_out(number, doc)))
+                frequencies = self._take_out(number, doc)
+                touched |= set().union(*frequencies, facet_terms(doc))
+                removed.append((number, frequencies))
         moved = [-1] * len(old)
         back = [-1] * len(docs)
         for before, after in kept:
@@ -380,7 +380,7 @@ class IndexBuilder:
                 edited.append(number)
         self.docs = list(docs)
         first = next((number for number, before in enumerate(back) if before != number), len(back))
-        return Renumbered(moved, back, touched | changed, changed, added, removed, frozenset(edited), len(old), first)
+        return Renumbered(moved, back, touched | changed, changed, added, removed, frozenset(edited), first)
 
     @staticmethod
     def _moved(field: dict, moved: list[int]) -> dict:
@@ -681,7 +681,6 @@ class Summary(NamedTuple):
                     del group[KEPT * PAGE_SIZE:]
                     cut.add(new)
         return Summary.of(self.fields, groups, cut)
-
 
     def renumbered(self, moved: list[int]) -> "Summary":
         """The same summary with every document's number moved (`Renumbered.moved`; none of
