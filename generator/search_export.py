@@ -70,6 +70,9 @@ PAGE_FILES_FROM_GROUPS = 50
 PAGE_FILE_MIN_DOCS = 30  # rarer terms are rarely searched for: their pages load groups
 # From this many documents, analysis and encoding run on every core (parallel.py).
 PARALLEL_DOCS = 2000
+# At most this many documents added and removed together are brought up to date in the
+# previous export (`export_moved`); with more, every term is made again from the renumbered postings.
+MOVED_DOCUMENTS = 64
 FORMAT_VERSION = 1
 
 # No digits: a run of encoded numbers must never look like a phone, ID or bank card number
@@ -1568,14 +1571,17 @@ def export_moved(docs: list[SearchDoc], kinds: list[tuple[str, str]], site, stat
     the first document that moved are kept."""
     index = state.index
     old_count, old_totals = len(index.docs), list(index.totals)
-    keys = {doc.key for doc in docs}
+    keys, old_keys = {doc.key for doc in docs}, {doc.key for doc in index.docs}
+    removed = [number for number, doc in enumerate(index.docs) if doc.key not in keys]
+    if len(removed) + sum(1 for doc in docs if doc.key not in old_keys) > MOVED_DOCUMENTS:
+        # Many came or went: the postings renumbered, every term made again from them.
+        return export_all(docs, kinds, site, state.version, index=index) if index.renumber(docs) else None
     gone: dict[str, list[tuple[int, int]]] = {}  # what each removed document's summaries group it by
-    for number, doc in enumerate(index.docs):
-        if doc.key not in keys:
-            for term in set().union(*(terms for terms, _ in analyse(doc))):
-                info = state.terms.get(term)
-                if info is not None and info.summary is not None:
-                    gone.setdefault(term, []).append((number, index.combo(index.entry(term), info.summary.fields, number)))
+    for number in removed:
+        for term in set().union(*(terms for terms, _ in analyse(index.docs[number]))):
+            info = state.terms.get(term)
+            if info is not None and info.summary is not None:
+                gone.setdefault(term, []).append((number, index.combo(index.entry(term), info.summary.fields, number)))
     renumbered = index.renumber(docs)
     if renumbered is None:
         return None

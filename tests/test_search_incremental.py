@@ -376,6 +376,24 @@ def test_documents_added_or_removed_renumber_the_index_into_the_one_made_afresh(
     assert search_export.export_moved(moved, kinds, site, state) is None
 
 
+def test_many_documents_added_renumber_the_postings_and_make_every_term_again(county, small_thresholds, monkeypatch):
+    """More documents than MOVED_DOCUMENTS came or went (a batch imported): every term is made
+    again from the renumbered postings, not brought up to date one document at a time."""
+    docs, kinds, site = county
+    monkeypatch.setattr(search_export, "MOVED_DOCUMENTS", 2)
+    first = search_export.export_all(docs, kinds, site, "v")
+    files = first.files()
+    first.state.sums = checksums(files)
+    state = pickle.loads(pickle.dumps(first.state))
+    new = list(docs)
+    for n in (3, 50, 100):
+        new.insert(n, dataclasses.replace(docs[n + 7], key=f"notice:batch-{n}"))
+    del new[10]
+    monkeypatch.setattr(search_export, "shift_big", lambda *a: pytest.fail("brought up to date term by term"))
+    exported = search_export.export_moved(new, kinds, site, state, read=files.get)
+    assert exported is not None and exported.files() == search_export.export_all(new, kinds, site, "v").files()
+
+
 def test_summary_ranks_like_whoosh_scores_for_every_term(county, small_thresholds):
     """The first page from a summary equals a plain sort of every document's score."""
     docs, _, _ = county
