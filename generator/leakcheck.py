@@ -27,6 +27,7 @@ import html
 import os
 import re
 from collections.abc import Iterable
+from itertools import takewhile
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import unquote
@@ -612,7 +613,7 @@ def _same_stretch(text: str, before: str, edges: re.Pattern[str], start: int, en
         first = next(_edges_of_both(text, before, places, shift), None)
         if first is None:
             continue
-        places = (at for at in _places_before(text, high - _EDGE_MARGIN, edges) if at > first)
+        places = takewhile(lambda at: at > first, _places_before(text, high - _EDGE_MARGIN, edges))
         last = next(_edges_of_both(text, before, places, shift), None)
         if last is not None:
             return first, first + shift, last, last + shift
