@@ -777,37 +777,58 @@ def _encode_field(index: IndexBuilder, f: int, postings: Postings, previous: Blo
     old = {k: i for i, k in enumerate(previous.numbers)} if previous is not None else {}
     if previous is not None:
         triples_at, spots_at = previous.start, previous.start + previous.cuts[-1]
-    numbers, cuts, places = array("I"), array("I", [0]), array("I", [0])
-    triples: list[str] = []
-    spots: list[str] = []
-    size = spread = 0
+    made = _Made()
     start = first = 0  # the block's first posting, and its first position
     last = -1  # the block with postings before this one
     count = len(docs)
     while start < count:
         k = docs[start] // BLOCK_DOCS
         end = bisect_left(docs, (k + 1) * BLOCK_DOCS, start)
-        block_tfs = tfs[start:end]
-        used = sum(block_tfs) if positions is not None else 0
+        used = sum(tfs[start:end]) if positions is not None else 0
         i = old.get(k)
         if i is not None and not any(last <= d <= k for d in dirty):
-            triple = old_text[triples_at + previous.cuts[i]:triples_at + previous.cuts[i + 1]]
-            spot = old_text[spots_at + previous.places[i]:spots_at + previous.places[i + 1]]
+            made.add(k, old_text[triples_at + previous.cuts[i]:triples_at + previous.cuts[i + 1]],
+                     old_text[spots_at + previous.places[i]:spots_at + previous.places[i + 1]])
         else:
-            block_docs = docs[start:end]
-            gaps = [doc - before - 1 for before, doc in zip(chain((docs[start - 1] if start else -1,), block_docs), block_docs)]
-            triple = digits([*chain.from_iterable(zip(gaps, block_tfs, [codes[doc] for doc in block_docs]))])
-            spot = _position_gaps(positions[first:first + used], block_tfs) if positions is not None else ""
-        numbers.append(k)
-        triples.append(triple)
-        spots.append(spot)
-        size += len(triple)
-        spread += len(spot)
-        cuts.append(size)
-        places.append(spread)
+            made.add(k, *_encoded_block(postings, codes, start, end, first, used))
         first += used
         last, start = k, end
-    return "".join(triples), "".join(spots), numbers, cuts, places
+    return made.result()
+
+
+class _Made:
+    """A field's blocks as they are made: their texts, and where each begins (`Blocks`)."""
+
+    def __init__(self, numbers: array | None = None, cuts: array | None = None, places: array | None = None,
+                 triples: str = "", spots: str = ""):
+        self.numbers = numbers if numbers is not None else array("I")
+        self.cuts = cuts if cuts is not None else array("I", [0])
+        self.places = places if places is not None else array("I", [0])
+        self.triples, self.spots = [triples], [spots]
+        self.size, self.spread = self.cuts[-1], self.places[-1]
+
+    def add(self, k: int, triple: str, spot: str) -> None:
+        self.numbers.append(k)
+        self.triples.append(triple)
+        self.spots.append(spot)
+        self.size += len(triple)
+        self.spread += len(spot)
+        self.cuts.append(self.size)
+        self.places.append(self.spread)
+
+    def result(self) -> tuple[str, str, array, array, array]:
+        return "".join(self.triples), "".join(self.spots), self.numbers, self.cuts, self.places
+
+
+def _encoded_block(postings: Postings, codes, start: int, end: int, first: int, used: int) -> tuple[str, str]:
+    """The triples and positions of postings start..end-1 (the first gap from the posting
+    before), encoded; `first`: where their positions begin, `used`: how many there are."""
+    docs, block_tfs = postings.docs, postings.tfs[start:end]
+    block_docs = docs[start:end]
+    gaps = [doc - before - 1 for before, doc in zip(chain((docs[start - 1] if start else -1,), block_docs), block_docs)]
+    triple = digits([*chain.from_iterable(zip(gaps, block_tfs, [codes[doc] for doc in block_docs]))])
+    positions = postings.positions
+    return triple, _position_gaps(positions[first:first + used], block_tfs) if positions is not None else ""
 
 
 def encode_big(index: IndexBuilder, entry: list, previous: tuple[Blocks, ...] = (), old_text: str = "",
@@ -916,10 +937,8 @@ def _shift_field(index: IndexBuilder, f: int, postings: Postings, previous: Bloc
 
     # The blocks before the first number that moved are the old ones, text and layout.
     same = bisect_left(previous.numbers, renumbered.first // BLOCK_DOCS)
-    numbers, cuts, places = previous.numbers[:same], previous.cuts[:same + 1], previous.places[:same + 1]
-    size, spread = cuts[-1], places[-1]
-    triples = [old_text[triples_at:triples_at + size]]
-    spots = [old_text[spots_at:spots_at + spread]]
+    made = _Made(previous.numbers[:same], previous.cuts[:same + 1], previous.places[:same + 1],
+                 old_text[triples_at:triples_at + previous.cuts[same]], old_text[spots_at:spots_at + previous.places[same]])
     start = bisect_left(docs, renumbered.first // BLOCK_DOCS * BLOCK_DOCS)
     first = sum(tfs[:start]) if positions is not None else 0
     known = None  # where() of this block's first posting, when the block before worked it out
@@ -943,24 +962,14 @@ def _shift_field(index: IndexBuilder, f: int, postings: Postings, previous: Bloc
                 t_end, s_end = where(end - 1 - added_before)
                 t_end = _after(old_text, t_end, 3)
                 s_end = _after(old_text, s_end, block_tfs[-1]) if positions is not None else s_end
-            triple = digits([gap, block_tfs[0], codes[low]]) + old_text[_after(old_text, t_start, 3):t_end]
-            spot = old_text[s_start:s_end]
+            made.add(k, digits([gap, block_tfs[0], codes[low]]) + old_text[_after(old_text, t_start, 3):t_end],
+                     old_text[s_start:s_end])
         else:
             known = None
-            block_docs = docs[start:end]
-            gaps = [gap, *(doc - before - 1 for before, doc in zip(block_docs, block_docs[1:]))]
-            triple = digits([*chain.from_iterable(zip(gaps, block_tfs, [codes[doc] for doc in block_docs]))])
-            spot = _position_gaps(positions[first:first + used], block_tfs) if positions is not None else ""
-        numbers.append(k)
-        triples.append(triple)
-        spots.append(spot)
-        size += len(triple)
-        spread += len(spot)
-        cuts.append(size)
-        places.append(spread)
+            made.add(k, *_encoded_block(postings, codes, start, end, first, used))
         first += used
         start = end
-    return "".join(triples), "".join(spots), numbers, cuts, places
+    return made.result()
 
 
 def _holds(docs: array, number: int) -> bool:

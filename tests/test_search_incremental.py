@@ -83,6 +83,19 @@ def checksums(files: dict[str, str]) -> dict[str, str]:
     return {path: hashlib.sha256(text.encode("utf-8")).hexdigest() for path, text in files.items()}
 
 
+def same_files(exported, whole: dict[str, str], step: int) -> dict[str, str]:
+    """Checks that what `exported` makes and what it leaves as the last build wrote it are
+    the files of a whole export (`whole`); returns the files it made."""
+    assert exported.paths() == sorted(whole)
+    made = {path: exported.text(path) for path in exported.paths() if path not in exported.unchanged}
+    for path, text in whole.items():
+        if path in made:
+            assert made[path] == text, (step, path)
+        else:  # left as the previous build wrote it: its bytes must be right
+            assert exported.unchanged[path] == hashlib.sha256(text.encode("utf-8")).hexdigest(), (step, path)
+    return made
+
+
 @pytest.mark.parametrize("seed, tight", [(0, False), (1, False), (2, True), (3, True)])
 def test_random_edits_give_the_files_of_a_whole_export(county, small_thresholds, monkeypatch, seed, tight):
     """`tight`: pages of two and summaries keeping one page a group, with edits mostly among
@@ -108,13 +121,7 @@ def test_random_edits_give_the_files_of_a_whole_export(county, small_thresholds,
         exported = search_export.export_changes(current, kinds, site, state, read=published.get)
         assert exported is not None
         whole = search_export.export_all(current, kinds, site, "v").files()
-        assert exported.paths() == sorted(whole)
-        made = {path: exported.text(path) for path in exported.paths() if path not in exported.unchanged}
-        for path, text in whole.items():
-            if path in made:
-                assert made[path] == text, (step, path)
-            else:  # left as the previous build wrote it: its bytes must be right
-                assert exported.unchanged[path] == hashlib.sha256(text.encode("utf-8")).hexdigest(), (step, path)
+        made = same_files(exported, whole, step)
         fewer += len(made) < len(whole) // 2
         exported.state.sums = checksums(whole)
         state = pickle.loads(pickle.dumps(exported.state))
@@ -354,13 +361,7 @@ def test_documents_added_or_removed_renumber_the_index_into_the_one_made_afresh(
         monkeypatch.setattr(search_export, "shift_big", shift_big)
         assert exported is not None
         whole = search_export.export_all(new, kinds, site, "v").files()
-        assert exported.paths() == sorted(whole)
-        made = {path: exported.text(path) for path in exported.paths() if path not in exported.unchanged}
-        for path, text in whole.items():
-            if path in made:
-                assert made[path] == text, (step, path)
-            else:  # left as the previous build wrote it: its bytes must be right
-                assert exported.unchanged[path] == hashlib.sha256(text.encode("utf-8")).hexdigest(), (step, path)
+        same_files(exported, whole, step)
         shifted += sum(made is not None for made in calls)
         files = whole
         exported.state.sums = checksums(whole)
