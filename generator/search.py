@@ -177,6 +177,8 @@ class SearchPlugin(Plugin):
         from . import search_export  # noqa: F401
 
     def on_write(self, site, context: BuildContext, output, advance) -> dict:
+        from functools import partial
+
         from .i18n import Translator
         from .search_export import ExportState, export_all, export_changes, export_moved, state_version
 
@@ -191,7 +193,7 @@ class SearchPlugin(Plugin):
         docs = documents(site, t, previous.known_documents() if previous is not None else None, sources)
         exported = None
         if previous is not None:
-            read = lambda path: _published(output, path)  # noqa: E731
+            read = partial(_published, output)
             # Documents edited, or else added or removed (every later number moves).
             exported = export_changes(docs, kinds, site, previous, read=read) or export_moved(docs, kinds, site, previous, read=read)
         if exported is None:

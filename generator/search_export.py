@@ -358,7 +358,9 @@ class IndexBuilder:
         for before, after in kept:
             moved[before] = after
             back[after] = before
-        self.fields = [self._moved(field, moved) for field in self.fields]
+        # The first number whose document is not the one numbered so before (in both numberings).
+        first = next((number for number, before in enumerate(back) if before != number), len(back))
+        self.fields = [self._moved(field, moved, first) for field in self.fields]
         for facet, numbers in self.facets.items():
             self.facets[facet] = array("I", [moved[number] for number in numbers])
         for f, codes in enumerate(self.codes):
@@ -382,13 +384,12 @@ class IndexBuilder:
                 changed |= self.replace(number, was, doc)
                 edited.append(number)
         self.docs = list(docs)
-        first = next((number for number, before in enumerate(back) if before != number), len(back))
         return Renumbered(moved, back, touched | changed, changed, added, removed, frozenset(edited), first)
 
     @staticmethod
-    def _moved(field: dict, moved: list[int]) -> dict:
-        """A field's postings (all unpacked) with each document number moved."""
-        same = next((number for number, after in enumerate(moved) if after != number), len(moved))  # numbers below stay
+    def _moved(field: dict, moved: list[int], same: int) -> dict:
+        """A field's postings (all unpacked) with each document number moved (those below
+        `same` stay)."""
         plain = {}
         for term in list(field):
             postings = field[term]

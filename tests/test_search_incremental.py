@@ -83,6 +83,21 @@ def checksums(files: dict[str, str]) -> dict[str, str]:
     return {path: hashlib.sha256(text.encode("utf-8")).hexdigest() for path, text in files.items()}
 
 
+def exported_and_kept(docs, kinds, site) -> tuple[dict[str, str], object]:
+    """A whole export's files, and its state as the build cache keeps it (through pickle,
+    the postings packed), with the files' checksums."""
+    first = search_export.export_all(docs, kinds, site, "v")
+    files = first.files()
+    first.state.sums = checksums(files)
+    return files, pickle.loads(pickle.dumps(first.state))
+
+
+def tighten(monkeypatch) -> None:
+    """Pages of two and summaries keeping one page a group: groups that were cut lose members."""
+    monkeypatch.setattr(search_export, "PAGE_SIZE", 2)
+    monkeypatch.setattr(search_export, "KEPT", 1)
+
+
 def same_files(exported, whole: dict[str, str], step: int) -> dict[str, str]:
     """Checks that what `exported` makes and what it leaves as the last build wrote it are
     the files of a whole export (`whole`); returns the files it made."""
@@ -103,14 +118,10 @@ def test_random_edits_give_the_files_of_a_whole_export(county, small_thresholds,
     docs, kinds, site = county
     rng = random.Random(seed)
     if tight:
-        monkeypatch.setattr(search_export, "PAGE_SIZE", 2)
-        monkeypatch.setattr(search_export, "KEPT", 1)
-    first = search_export.export_all(docs, kinds, site, "v")
-    files = first.files()
+        tighten(monkeypatch)
+    files, state = exported_and_kept(docs, kinds, site)
     kinds_of_files = {path.split("/")[1] for path in files if "/" in path[7:]}
     assert kinds_of_files == ({"b", "r", "t"} if tight else {"b", "p", "r", "t"})  # a page of two spans two groups at most
-    first.state.sums = checksums(files)
-    state = pickle.loads(pickle.dumps(first.state))  # as the build cache keeps it
     current = list(docs)
     fewer = 0
     for step in range(8):
@@ -328,12 +339,8 @@ def test_documents_added_or_removed_renumber_the_index_into_the_one_made_afresh(
     docs, kinds, site = county
     rng = random.Random(seed)
     if tight:
-        monkeypatch.setattr(search_export, "PAGE_SIZE", 2)
-        monkeypatch.setattr(search_export, "KEPT", 1)
-    first = search_export.export_all(docs, kinds, site, "v")
-    files = first.files()
-    first.state.sums = checksums(files)
-    state = pickle.loads(pickle.dumps(first.state))  # packed, as the build cache keeps it
+        tighten(monkeypatch)
+    files, state = exported_and_kept(docs, kinds, site)
     current = list(docs)
     shifted = 0
     for step in range(6):
@@ -382,10 +389,7 @@ def test_many_documents_added_renumber_the_postings_and_make_every_term_again(co
     again from the renumbered postings, not brought up to date one document at a time."""
     docs, kinds, site = county
     monkeypatch.setattr(search_export, "MOVED_DOCUMENTS", 2)
-    first = search_export.export_all(docs, kinds, site, "v")
-    files = first.files()
-    first.state.sums = checksums(files)
-    state = pickle.loads(pickle.dumps(first.state))
+    files, state = exported_and_kept(docs, kinds, site)
     new = list(docs)
     for n in (3, 50, 100):
         new.insert(n, dataclasses.replace(docs[n + 7], key=f"notice:batch-{n}"))
