@@ -124,6 +124,7 @@ class Beside:
         self.names = ", ".join(plugin.name for plugin in plugins)
         self.checked: list[str] = []  # paths the child scanned for the leak gate
         self.leaks: list = []  # and what it found there
+        self.numbers: dict = {}  # and the numbers met by those it read whole (leakgate.Rules.check)
         self.values: dict = {}  # what each feature's on_write returned, by name (for on_written)
         self._before = (set(output.written), set(output.keys), set(output.sums), set(output.reused))
         go_read, self._go = os.pipe()
@@ -160,7 +161,7 @@ class Beside:
             raise BuildError(payload)
         if outcome == "crash":  # an unexpected error: its traceback, last line last (cli shows that)
             raise RuntimeError(f"the {self.names} stage failed in its process:\n{payload}")
-        written, keys, sums, reused, seconds, self.values, self.checked, self.leaks = payload
+        written, keys, sums, reused, seconds, self.values, self.checked, self.leaks, self.numbers = payload
         for site_path, made_from in written.items():
             if site_path in output.written:
                 raise BuildError(f"two pages map to {site_path}: {output.written[site_path]} and {made_from}")
@@ -224,7 +225,7 @@ def _child(write: int, go: int, plugins, site, context, output, before, check) -
             written_before, keys_before, sums_before, reused_before = before
             written = {p: m for p, m in output.written.items() if p not in written_before}
             reused = output.reused - reused_before
-            checked, leaks = check(list(written), reused) if check is not None else ([], [])
+            checked, leaks, numbers = check(list(written), reused) if check is not None else ([], [], {})
             result = ("ok", (
                 written,
                 {p: k for p, k in output.keys.items() if p not in keys_before},
@@ -234,6 +235,7 @@ def _child(write: int, go: int, plugins, site, context, output, before, check) -
                 values,
                 checked,
                 leaks,
+                numbers,
             ))
         except GongshiError as exc:
             result = ("error", exc)

@@ -91,8 +91,9 @@ def _write_site(root, out_dir, today, progress, plugins, inputs, cache, content,
         rules = Rules(content, cache)  # the leak gate's, for the features' processes and the gate
         rules.follow(output)  # what the last build passed need not be read again (leakgate.py)
 
-        def check(written, reused: set[str]) -> tuple[list[str], list]:
-            """The files of `written` the gate must read, read now, and their leaks."""
+        def check(written, reused: set[str]) -> tuple[list[str], list, dict]:
+            """The files of `written` the gate must read, read now, their leaks and the
+            numbers they met (Rules.check)."""
             return rules.check(output.tmp, written, reused)
 
         def start(group: list) -> None:
@@ -137,7 +138,7 @@ def _write_site(root, out_dir, today, progress, plugins, inputs, cache, content,
             if plugin.name not in away:
                 with progress.stage(plugin.name) as advance:
                     values[plugin.name] = plugin.on_write(site, context, output, advance)
-        early: tuple[list[str], list] = ([], [])
+        early: tuple[list[str], list, dict] = ([], [], {})
         if beside:
             # While the features' processes finish (on a cold build they can run seconds past
             # the rendering, a core left idle), the gate reads the files written here. Every
@@ -157,8 +158,9 @@ def _write_site(root, out_dir, today, progress, plugins, inputs, cache, content,
             write_sitemap(renderer, output, base)
         output.prune()  # what the standby held and this build did not make (output.py)
         with progress.stage("gate"):
-            gate = run_leak_gate(content, output, rules, beside, early)
-        output.commit(inputs=inputs, gate=gate, base=base, gate_parts=rules.parts)
+            gate, met = run_leak_gate(content, output, rules, beside, early)
+        output.commit(inputs=inputs, gate=gate, base=base, gate_parts=rules.parts,
+                      gate_numbers=rules.records(output.written, output.reused, met))
     except BaseException:
         for job in beside:
             job.cancel()
@@ -233,21 +235,26 @@ def copy_static(renderer: Renderer, output: Output) -> None:
                 output.copy(site_path, source, f"theme file {site_path}")
 
 
-def run_leak_gate(content, output: Output, rules: Rules, beside=(), early=((), ())) -> str:
+def run_leak_gate(content, output: Output, rules: Rules, beside=(), early=((), (), {})) -> tuple[str, dict]:
     """Scan what this build wrote (as `Rules.check` says: files reused from the last build
     are read not at all, for added names only, or whole); the features run beside
-    (`beside`) scanned their own files, and `early` holds the paths scanned while they ran
-    and what was found there. Under other rules, every file in the folder is read."""
+    (`beside`) scanned their own files, and `early` holds the paths scanned while they ran,
+    what was found there and the numbers they met. Under other rules, every file in the
+    folder is read. Returns the rules' key and the numbers met by every file read whole."""
     from .leakgate import gate
 
     checked = {path for job in beside for path in job.checked} | set(early[0])
     found = [*(leak for job in beside for leak in job.leaks), *early[1]]
+    met = {**early[2]}
+    for job in beside:
+        met.update(job.numbers)
     if rules.reads_all:
-        gate(content, output.tmp, None, rules=rules, checked=checked, found=found)
+        gate(content, output.tmp, None, rules=rules, checked=checked, found=found, met=met)
     else:
-        paths, leaks = rules.check(output.tmp, [path for path in output.written if path not in checked], output.reused)
+        paths, leaks, numbers = rules.check(output.tmp, [path for path in output.written if path not in checked], output.reused)
+        met.update(numbers)
         gate(content, output.tmp, paths, rules=rules, checked=set(paths), found=[*found, *leaks])  # (read just now)
-    return rules.key
+    return rules.key, met
 
 
 # -- incremental builds: what each page is made from ------------------------------------------

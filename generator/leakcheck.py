@@ -77,6 +77,7 @@ def scan_site(
     previous: Path | None = None,
     verdicts=None,
     mentions: frozenset[str] | None = None,
+    met: dict[str, tuple[str, ...]] | None = None,
 ) -> list[Leak]:
     """Every leak in every file under `site_dir`, sorted by path, line and column.
 
@@ -104,7 +105,8 @@ def scan_site(
     `mentions`); those found clean now are added.
 
     `mentions`: these files are the very bytes that passed this scan under the same numbers
-    and public names, with the same QR outlines left out, and private names that differ
+    (or other numbers, none of those they met given up: leakgate.Rules.unsure) and public
+    names, with the same QR outlines left out, and private names that differ
     only by `mentions` (added) and by names without Latin letters or digits (removed)
     (`leakgate.Rules.added_names`). A file is then read only if one of `mentions` occurs
     in it (`_may_mention`); else it shows nothing, as before. Why: the name scan walks the
@@ -114,6 +116,10 @@ def scan_site(
     so that would have been a finding), so no step changes either, and a name the walk
     takes is private now only if it was before (the added ones occur nowhere). Numbers do
     not depend on names.
+
+    `met`: a dict given each file read whole, as {site path: the digits of every number its
+    scan matched, sorted} (images and binary files: none). A file left out of it was not
+    read, or only where it changed. See privacy.find_personal_numbers' `met`.
     """
     scanner = _Scanner(allowed_numbers, private_names, public_names)
     site_dir = Path(site_dir)
@@ -132,13 +138,17 @@ def scan_site(
             if verdicts.earlier(relpath, data, known):  # clean under the last rules, no added name in it
                 passed.append(key)
                 continue
-        old = None
-        if previous is not None:
+        if previous is not None and _read_in_parts(relpath):
             try:
                 old = (previous / relpath).read_bytes()
             except OSError:  # new in this build, or no longer a file
-                pass
-        found = scanner.scan_file(relpath, data, old)
+                old = None
+            if old is not None and scanner.changed_part_is_clean(data, old):
+                continue
+        numbers: set[str] | None = set() if met is not None else None
+        found = scanner.scan_file(relpath, data, numbers)
+        if met is not None:
+            met[relpath] = tuple(sorted(numbers))
         if found:
             leaks += found
         elif known is not None:
@@ -146,6 +156,13 @@ def scan_site(
     if passed:
         verdicts.record(passed)
     return sorted(leaks)
+
+
+def _read_in_parts(relpath: str) -> bool:
+    """Whether a file may be read only where it changed (`_Scanner.changed_part_is_clean`):
+    not an image, nor a compressed file."""
+    suffix = Path(relpath).suffix.lower()
+    return suffix != ".gz" and suffix not in IMAGE_SUFFIXES
 
 
 def scan_text(
@@ -704,12 +721,10 @@ class _Scanner:
             return False  # no quicker than reading it all
         return not any(self.scan_text(text[start:end], "") for start, end in spans)
 
-    def scan_file(self, relpath: str, data: bytes, old: bytes | None = None) -> list[Leak]:
-        """The leaks in one file; `old`: its bytes in a site where this scan found nothing
-        (`scan_site`'s `previous`), so that only what changed since is read."""
+    def scan_file(self, relpath: str, data: bytes, numbers: set[str] | None = None) -> list[Leak]:
+        """The leaks in one file, read whole. `numbers`: a set the digits of every number
+        the scan matches are added to (privacy.find_personal_numbers' `met`)."""
         suffix = Path(relpath).suffix.lower()
-        if old is not None and suffix != ".gz" and suffix not in IMAGE_SUFFIXES and self.changed_part_is_clean(data, old):
-            return []
         if suffix == ".gz":
             try:
                 data = gzip.decompress(data)
@@ -719,11 +734,11 @@ class _Scanner:
         if suffix in IMAGE_SUFFIXES:
             return [Leak(relpath, 1, 1, IMAGE_METADATA, found) for found in image_metadata_findings(Path(relpath), data)]
         text = _decode_text(data, known_text=suffix in TEXT_SUFFIXES)
-        return [] if text is None else self.scan_text(text, relpath)
+        return [] if text is None else self.scan_text(text, relpath, numbers)
 
-    def scan_text(self, text: str, path: str) -> list[Leak]:
+    def scan_text(self, text: str, path: str, numbers: set[str] | None = None) -> list[Leak]:
         scanned, starts, removed = _without_qr_paths(text) if self.skip_qr_paths else (text, [], [])
-        hits = _first_of_overlapping(self._number_hits(scanned) + self._name_hits(scanned))
+        hits = _first_of_overlapping(self._number_hits(scanned, numbers) + self._name_hits(scanned))
         if not hits:
             return []
         if starts:  # (a hit's first and last characters are never in a span taken out)
@@ -731,8 +746,8 @@ class _Scanner:
                          hit.kind, hit.mask) for hit in hits]
         return [self._leak(text, path, hit, hits) for hit in hits]
 
-    def _number_hits(self, text: str) -> list[_Hit]:
-        hits = [_Hit(f.start, f.end, f.label, privacy.mask_number(f)) for f in privacy.find_personal_numbers(text, self.allowed)]
+    def _number_hits(self, text: str, numbers: set[str] | None = None) -> list[_Hit]:
+        hits = [_Hit(f.start, f.end, f.label, privacy.mask_number(f)) for f in privacy.find_personal_numbers(text, self.allowed, numbers)]
         for pattern in (_ESCAPED_STRETCH, _DIGIT_STRETCH):
             for match in pattern.finditer(text):
                 stretch, offset = match.group(), match.start()
@@ -742,7 +757,7 @@ class _Scanner:
                     continue
                 decoded, pieces = _decode(stretch)
                 starts = [piece[0] for piece in pieces]
-                for finding in privacy.find_personal_numbers(decoded, self.allowed):
+                for finding in privacy.find_personal_numbers(decoded, self.allowed, numbers):
                     start, end = _raw_span(pieces, starts, finding.start, finding.end)
                     hits.append(_Hit(offset + start, offset + end, finding.label, privacy.mask_number(finding)))
         return hits

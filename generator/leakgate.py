@@ -84,6 +84,13 @@ class Rules:
         self.whole = True
         self.added: frozenset[str] | None = None
         self.published: Path | None = None
+        # The numbers each file of the last build met (privacy.find_personal_numbers' `met`),
+        # as its manifest keeps them (`records`): ({path: numbers} for the files that met
+        # any, the paths whose numbers are not known), None if it kept none. And whether the
+        # numbers published on purpose changed since: the files linked from it are then read
+        # whole if they met one no longer published, or if that is not known (`unsure`).
+        self.before: tuple[dict[str, tuple[str, ...]], frozenset[str]] | None = None
+        self.renumbered = False
         # The processes a large batch is scanned in, as the build's process counts them: a
         # feature's process (background.py), which runs its feature alone (GONGSHI_JOBS=1
         # there), still scans its files on every core. It does so last, while the build's
@@ -96,9 +103,14 @@ class Rules:
     def follow(self, output) -> None:
         """Take what the last build into `output`'s folder passed (its manifest: output.py),
         before the features' processes are forked."""
-        self.whole = output.previous.get("gate") != self.key
+        previous = output.previous
+        self.before = _numbers_kept(previous)
+        self.whole = previous.get("gate") != self.key
         if self.whole:
-            self.added = self.added_names(output.previous.get("gate_parts"))
+            parts = previous.get("gate_parts")
+            self.renumbered = not isinstance(parts, dict) or parts.get("numbers") != self.parts["numbers"]
+            if not self.renumbered or self.before is not None:
+                self.added = self.added_names(parts, same=("public", "qr"))
         else:
             self.published = output.out_dir
         last_gate, last_parts = output.last_gate()  # (a CI runner: the folder is gone, the manifest kept)
@@ -112,27 +124,61 @@ class Rules:
         """Whether every file is read whole: nothing the last build passed counts."""
         return self.whole and self.added is None
 
-    def check(self, site_dir: Path, written, reused) -> tuple[list[str], list]:
-        """The files of `written` the gate reads, read now, and their leaks: those not
-        `reused` from the last build whole; the reused ones not at all (the same rules), only
-        for the names added since (`added`), or whole (other rules)."""
+    def check(self, site_dir: Path, written, reused) -> tuple[list[str], list, dict]:
+        """The files of `written` the gate reads, read now, their leaks, and the numbers
+        met by those read whole (leakcheck.scan_site's `met`): the files not `reused` from
+        the last build whole; the reused ones not at all (the same rules), whole (other
+        rules), or, when only the private names added since (`added`) and the numbers
+        published on purpose changed, whole if they may hold a number no longer published
+        (`unsure`), else only for the names added."""
+        met: dict[str, tuple[str, ...]] = {}
         if self.reads_all:
             paths = list(written)
-            return paths, self.leaks(site_dir, paths)
+            return paths, self.leaks(site_dir, paths, met=met), met
         fresh = [path for path in written if path not in reused]
-        leaks = self.leaks(site_dir, fresh)
+        leaks = self.leaks(site_dir, fresh, met=met)
         if self.added is None:
-            return fresh, leaks
+            return fresh, leaks, met
         linked = [path for path in written if path in reused]
-        return fresh + linked, leaks + self.leaks(site_dir, linked, mentions=self.added)
+        unsure = self.unsure(linked)
+        leaks += self.leaks(site_dir, unsure, met=met)
+        if self.added:
+            sure = set(unsure)
+            leaks += self.leaks(site_dir, [path for path in linked if path not in sure], mentions=self.added, met=met)
+        return fresh + linked, leaks, met
 
-    def added_names(self, previous: dict | None) -> frozenset[str] | None:
+    def unsure(self, linked: list[str]) -> list[str]:
+        """The files of `linked` (the very bytes the last build published) that may hold a
+        number published then but no longer: those whose numbers met are not all published
+        now, or not known."""
+        if not self.renumbered:
+            return []
+        known, unknown = self.before
+        allowed = self.options["allowed_numbers"]
+        return [path for path in linked if path in unknown or not allowed.issuperset(known.get(path, ()))]
+
+    def records(self, files, reused, met: dict[str, tuple[str, ...]]) -> tuple[dict[str, tuple[str, ...]], list[str]]:
+        """What the manifest keeps for the next build's `unsure`: ({path: numbers met} of the
+        published files that met any, the paths whose numbers are not known). `met`: the
+        numbers of the files this build read whole; a file linked from the last build and
+        not read keeps the record it had there (the same bytes meet the same numbers); any
+        other (read only where it changed, or passed by a verdict) is not known."""
+        files = set(files)
+        numbers = {path: found for path, found in met.items() if found and path in files}
+        kept: set[str] = set()
+        if self.before is not None:
+            known, unknown = self.before
+            kept = {path for path in reused if path not in met and path in files} - unknown
+            numbers.update((path, found) for path, found in known.items() if path in kept)
+        return numbers, sorted(files - met.keys() - kept)
+
+    def added_names(self, previous: dict | None, same=("numbers", "public", "qr")) -> frozenset[str] | None:
         """The private names added since the build whose rules' `parts` are `previous`, when
         the files it published need be looked at only for those (leakcheck.scan_site's
-        `mentions`, where the reason is): the same numbers and public names, the same choice
-        about QR outlines, and no removed name with Latin letters or digits. None when
-        every file must be read whole under these rules."""
-        if not isinstance(previous, dict) or any(previous.get(part) != self.parts[part] for part in ("numbers", "public", "qr")):
+        `mentions`, where the reason is): the same parts `same` (numbers, public names, the
+        choice about QR outlines), and no removed name with Latin letters or digits. None
+        when every file must be read whole under these rules."""
+        if not isinstance(previous, dict) or any(previous.get(part) != self.parts[part] for part in same):
             return None
         before = previous.get("private")
         if not isinstance(before, list):
@@ -144,20 +190,40 @@ class Rules:
             return None
         return frozenset(now.difference(before))
 
-    def leaks(self, site_dir: Path, files: list[str], mentions: frozenset[str] | None = None) -> list:
+    def leaks(self, site_dir: Path, files: list[str], mentions: frozenset[str] | None = None, met: dict | None = None) -> list:
         """The leaks in these site paths, sorted; a large batch is scanned on every core.
-        `mentions`: see `added_names`."""
+        `mentions`: see `added_names`; `met`: see leakcheck.scan_site."""
         from .leakcheck import scan_site
         from .parallel import run_parallel
 
+        if not files:
+            return []
         files = sorted(files)
         count = self.jobs
         slices = [files[start::count] for start in range(count)] if len(files) >= PARALLEL_FILES else [files]
         verdicts = self.verdicts if len(files) >= VERDICTS_FROM and mentions is None else None
-        found = run_parallel([lambda part=part: scan_site(site_dir, only=part, previous=self.published, verdicts=verdicts,
-                                                          mentions=mentions, **self.options)
-                              for part in slices], min_jobs=2, count=count)
-        return sorted(leak for part in found for leak in part)
+
+        def scan(part: list[str]) -> tuple[list, dict]:
+            numbers: dict = {}
+            return scan_site(site_dir, only=part, previous=self.published, verdicts=verdicts, mentions=mentions,
+                             met=numbers, **self.options), numbers
+
+        found = run_parallel([lambda part=part: scan(part) for part in slices], min_jobs=2, count=count)
+        if met is not None:
+            for _, numbers in found:
+                met.update(numbers)
+        return sorted(leak for part, _ in found for leak in part)
+
+
+def _numbers_kept(manifest: dict) -> tuple[dict[str, tuple[str, ...]], frozenset[str]] | None:
+    """The numbers a build's files met, as its manifest keeps them (`Rules.records`); None
+    when it keeps none (a build of an earlier version) or they are damaged."""
+    known, unknown = manifest.get("numbers"), manifest.get("numbers_unknown")
+    if not isinstance(known, dict) or not isinstance(unknown, list):
+        return None
+    if not all(isinstance(found, tuple) and all(isinstance(number, str) for number in found) for found in known.values()):
+        return None
+    return known, frozenset(unknown)
 
 
 class Verdicts:
@@ -271,13 +337,14 @@ class Verdicts:
                     pass
 
 
-def gate(content, site_dir: Path, only=None, *, rules: Rules | None = None, checked=frozenset(), found=()) -> None:
+def gate(content, site_dir: Path, only=None, *, rules: Rules | None = None, checked=frozenset(), found=(), met=None) -> None:
     """Scan the built files (`only` these site paths, when given) and fail on any finding.
-    `checked`: paths already scanned (by a feature in its own process), whose leaks are `found`."""
+    `checked`: paths already scanned (by a feature in its own process), whose leaks are `found`;
+    `met`: see leakcheck.scan_site."""
     rules = rules or Rules(content)
     from .leakcheck import site_files
 
     files = sorted(site_files(site_dir) if only is None else only)
-    leaks = sorted([*rules.leaks(site_dir, [f for f in files if f not in checked]), *found])
+    leaks = sorted([*rules.leaks(site_dir, [f for f in files if f not in checked], met=met), *found])
     if leaks:
         raise BuildError("personal data found in the output; nothing was published:\n" + "\n".join(str(leak) for leak in leaks))

@@ -333,7 +333,7 @@ class Output:
 
     # -- finishing -----------------------------------------------------------------------
     def commit(self, inputs: str | None = None, gate: str | None = None, base: str | None = None,
-               gate_parts: dict | None = None) -> None:
+               gate_parts: dict | None = None, gate_numbers: tuple[dict, list] | None = None) -> None:
         """Swap the new site into place. The old one becomes the standby when it has a
         manifest (else it is removed, once the new one is there).
 
@@ -345,7 +345,8 @@ class Output:
         The manifest keeps `inputs` (for the next build's "nothing changed"), the leak gate's
         key `gate` and what it was made from (`gate_parts`, leakgate.Rules.parts) and the pages'
         base key `base` (build.base_key: whether the next build is an edit of this one), with
-        every file's key and checksum."""
+        every file's key and checksum, and the numbers its files met (`gate_numbers`,
+        leakgate.Rules.records)."""
         self.prune()
         standby = self.standby_dir if self.previous else None
         old = None
@@ -356,6 +357,8 @@ class Output:
             self.manifest_path.parent.mkdir(parents=True, exist_ok=True)
             manifest = {"version": MANIFEST_VERSION, "out_dir": str(self.out_dir), "inputs": inputs, "gate": gate,
                         "gate_parts": gate_parts, "base": base,
+                        "numbers": dict(sorted(gate_numbers[0].items())) if gate_numbers else None,
+                        "numbers_unknown": gate_numbers[1] if gate_numbers else None,
                         "files": sorted(self.written), "keys": dict(sorted(self.keys.items())),
                         "sums": dict(sorted(self.sums.items()))}
             new_manifest = self.manifest_path.with_suffix(".new")

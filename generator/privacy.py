@@ -203,12 +203,19 @@ _PREFIX_CHARS = 6  # "(+86) " before a run
 _CONTEXT_CHARS = 2  # what the lookarounds look at beyond a match
 
 
-def find_personal_numbers(text: str, allowed: frozenset[str] = frozenset()) -> list[Finding]:
+def find_personal_numbers(text: str, allowed: frozenset[str] = frozenset(), met: set[str] | None = None) -> list[Finding]:
     """Every resident ID, bank card and mobile number standing alone in `text`, in order.
 
     `allowed` holds numbers published on purpose (officials' phones, supervision phones)
     as bare ASCII digits, mobiles without a country code, IDs with a capital X; they are
     not findings. Findings never overlap.
+
+    `met`: a set the digits of every number matched are added to, allowed or not. Which
+    numbers are matched does not depend on `allowed`, and nothing is found exactly when
+    every number met is allowed: the first match not allowed is always a finding (there is
+    no finding before it to overlap). So the leak gate, which keeps the numbers each clean
+    file met, knows without reading it again whether the file is clean under other allowed
+    numbers (leakgate.Rules).
     """
     findings: list[Finding] = []
     for candidate in _RUN_CANDIDATE.finditer(text):
@@ -226,7 +233,10 @@ def find_personal_numbers(text: str, allowed: frozenset[str] = frozenset()) -> l
             pos = match.end()
             start, end = low + match.start(), low + match.end()
             finding = Finding(kind, start, end, text[start:end])
-            if finding.digits not in allowed and not (findings and start < findings[-1].end):
+            digits = finding.digits
+            if met is not None:
+                met.add(digits)
+            if digits not in allowed and not (findings and start < findings[-1].end):
                 findings.append(finding)
     return findings
 

@@ -83,5 +83,5 @@ def gate_reads(monkeypatch) -> list[str]:
     read: list[str] = []
     real = leakcheck._Scanner.scan_file
     monkeypatch.setattr(leakcheck._Scanner, "scan_file",
-                        lambda self, relpath, data, old=None: (read.append(relpath), real(self, relpath, data, old))[1])
+                        lambda self, relpath, data, numbers=None: (read.append(relpath), real(self, relpath, data, numbers))[1])
     return read

@@ -59,7 +59,7 @@ def test_search_open_data_and_supervision_written_beside_give_the_same_site(tmp_
 
     here: list[str] = []  # what the gate read in this process (the features' processes read theirs)
     real_leaks = leakgate.Rules.leaks
-    monkeypatch.setattr(leakgate.Rules, "leaks", lambda self, site_dir, files: (here.extend(files), real_leaks(self, site_dir, files))[1])
+    monkeypatch.setattr(leakgate.Rules, "leaks", lambda self, site_dir, files, **kw: (here.extend(files), real_leaks(self, site_dir, files, **kw))[1])
     result = build(root, out, TODAY)
     assert forked.count("search") == 2
     assert here and not [path for path in here if path.startswith(("search/", "data/", "supervision"))]
@@ -351,7 +351,7 @@ def test_what_is_written_here_is_scanned_for_the_gate_while_the_features_finish(
     before = tree_bytes(out)
     events: list = []
     real_leaks, real_join = leakgate.Rules.leaks, background.Beside.join
-    monkeypatch.setattr(leakgate.Rules, "leaks", lambda self, site_dir, files: (events.append(("scan", set(files))), real_leaks(self, site_dir, files))[1])
+    monkeypatch.setattr(leakgate.Rules, "leaks", lambda self, site_dir, files, **kw: (events.append(("scan", set(files))), real_leaks(self, site_dir, files, **kw))[1])
     monkeypatch.setattr(background.Beside, "join", lambda self, output: (events.append(("join", None)), real_join(self, output))[1])
 
     class Leaking(Plugin):  # a feature written in the build's own process

@@ -1001,3 +1001,59 @@ def test_a_build_into_an_empty_folder_after_a_beneficiary_is_renamed_reads_only_
         runner_build()
     assert [line.split(":")[0] for line in str(err.value).splitlines()[1:]] == ["extra.html"]
     assert "extra.html" in scanned and len(scanned) < len(second) // 2
+
+
+def _team_phone(village: Path) -> str:
+    return village.read_text(encoding="utf-8").split('    phone: "', 1)[1].split('"', 1)[0]
+
+
+def test_after_a_team_phone_changes_the_gate_reads_again_only_the_files_that_met_the_old_number(tmp_path, monkeypatch):
+    """The numbers published on purpose changed: a file linked from the last build is read
+    whole again only if it met a number no longer published, or if what it met is not
+    known (the last build read it only where it changed); the old number in a file that
+    did not change stops the build, plainly or escaped."""
+    from generator.errors import BuildError
+    from generator.plugins import Plugin, default_plugins
+
+    class Extra(Plugin):  # in place of the QR codes: files the same in every build
+        name = "qr"
+        files: dict[str, str] = {}
+
+        def on_write(self, site, context, output, advance) -> None:
+            for path, text in self.files.items():
+                output.write_text(path, text, "extra page")
+
+    monkeypatch.setenv("GONGSHI_CACHE", str(tmp_path / "cache"))
+    root = generate(tmp_path / "site", notices=30, villages=3, seed=8)
+    village, other = village_files(root)[:2]
+    phone, kept = _team_phone(village), _team_phone(other)
+    assert phone != kept
+    extra = Extra()
+    extra.files = {"extra.html": f"<p>咨询电话：{phone[:3]} {phone[3:7]} {phone[7:]}</p>\n",
+                   "data/extra.json": '{"tel": "' + "".join(f"\\u{ord(c):04x}" for c in phone) + '"}\n',
+                   "other.html": f"<p>{kept}</p>\n", "plain.html": "<p>公示</p>\n"}
+    plugins = [extra if p.name == "qr" else p for p in default_plugins()]
+    out = tmp_path / "out"
+    build(root, out, TODAY, plugins=plugins)
+    edited = notice_files(root)[0]
+    retitle(edited)  # an edit between: what it rewrites is read only where it changed
+    before = tree_bytes(build(root, out, TODAY, plugins=plugins).out_dir)
+    scanned = gate_reads(monkeypatch)
+    new = "13700001111" if phone != "13700001111" else "13700002222"
+    _rewrite(village, f'    phone: "{phone}"', f'    phone: "{new}"')
+    with pytest.raises(BuildError) as err:
+        build(root, out, TODAY, plugins=plugins)
+    assert [line.split(":")[0] for line in str(err.value).splitlines()[1:]] == ["data/extra.json", "extra.html"]
+    assert tree_bytes(out) == before
+    assert "other.html" not in scanned and "plain.html" not in scanned  # they met no number given up
+    # Without the old number, the site builds; it reads again the files it changed, those
+    # that met the old number and those the edit rewrote, not the others.
+    extra.files = {**extra.files, "extra.html": "<p>咨询电话见村务公开栏</p>\n", "data/extra.json": "{}\n"}
+    scanned.clear()
+    after = tree_bytes(build(root, out, TODAY, plugins=plugins).out_dir)
+    changed = {path for path, data in after.items() if before.get(path) != data}
+    met_old = {path for path, data in before.items() if phone.encode() in data}
+    read = set(scanned)
+    assert changed <= read and met_old <= read and len(read) < len(after) // 2
+    assert "other.html" not in read and "plain.html" not in read
+    assert after == clean_build(root, tmp_path / "clean", TODAY, monkeypatch, plugins=plugins)
