@@ -126,7 +126,7 @@ class Beside:
         self.leaks: list = []  # and what it found there
         self.numbers: dict = {}  # and the numbers met by those it read whole (leakgate.Rules.check)
         self.values: dict = {}  # what each feature's on_write returned, by name (for on_written)
-        self._before = (set(output.written), set(output.keys), set(output.sums), set(output.reused))
+        self._before = (set(output.written), set(output.keys), set(output.sums), set(output.reused), set(output.from_standby))
         go_read, self._go = os.pipe()
         _go_ends.add(self._go)  # (closed in the child by _close_go_ends)
         try:
@@ -161,7 +161,7 @@ class Beside:
             raise BuildError(payload)
         if outcome == "crash":  # an unexpected error: its traceback, last line last (cli shows that)
             raise RuntimeError(f"the {self.names} stage failed in its process:\n{payload}")
-        written, keys, sums, reused, seconds, self.values, self.checked, self.leaks, self.numbers = payload
+        written, keys, sums, reused, from_standby, seconds, self.values, self.checked, self.leaks, self.numbers = payload
         for site_path, made_from in written.items():
             if site_path in output.written:
                 raise BuildError(f"two pages map to {site_path}: {output.written[site_path]} and {made_from}")
@@ -169,6 +169,7 @@ class Beside:
         output.keys.update(keys)
         output.sums.update(sums)
         output.reused.update(reused)
+        output.from_standby.update(from_standby)
         return seconds
 
     def let_go(self) -> None:
@@ -222,7 +223,7 @@ def _child(write: int, go: int, plugins, site, context, output, before, check) -
                 start = time.perf_counter()
                 values[plugin.name] = plugin.on_write(site, context, output, lambda n=1: None)
                 seconds[plugin.name] = time.perf_counter() - start
-            written_before, keys_before, sums_before, reused_before = before
+            written_before, keys_before, sums_before, reused_before, standby_before = before
             written = {p: m for p, m in output.written.items() if p not in written_before}
             reused = output.reused - reused_before
             checked, leaks, numbers = check(list(written), reused) if check is not None else ([], [], {})
@@ -231,6 +232,7 @@ def _child(write: int, go: int, plugins, site, context, output, before, check) -
                 {p: k for p, k in output.keys.items() if p not in keys_before},
                 {p: s for p, s in output.sums.items() if p not in sums_before},
                 reused,
+                output.from_standby - standby_before,
                 seconds,
                 values,
                 checked,

@@ -91,6 +91,10 @@ class Rules:
         # whole if they met one no longer published, or if that is not known (`unsure`).
         self.before: tuple[dict[str, tuple[str, ...]], frozenset[str]] | None = None
         self.renumbered = False
+        # The same of the standby (output.py), for the files kept from it: the build before
+        # the last one, whose file at a path may differ from the last build's.
+        self.standby_before: tuple[dict[str, tuple[str, ...]], frozenset[str]] | None = None
+        self._from_standby: set[str] = set()
         # The processes a large batch is scanned in, as the build's process counts them: a
         # feature's process (background.py), which runs its feature alone (GONGSHI_JOBS=1
         # there), still scans its files on every core. It does so last, while the build's
@@ -105,6 +109,8 @@ class Rules:
         before the features' processes are forked."""
         previous = output.previous
         self.before = _numbers_kept(previous)
+        self.standby_before = _numbers_kept(output.standby)
+        self._from_standby = output.from_standby  # (filled as the build keeps the standby's files)
         self.whole = previous.get("gate") != self.key
         if self.whole:
             parts = previous.get("gate_parts")
@@ -148,29 +154,39 @@ class Rules:
         return fresh + linked, leaks, met
 
     def unsure(self, linked: list[str]) -> list[str]:
-        """The files of `linked` (the very bytes the last build published) that may hold a
-        number published then but no longer: those whose numbers met are not all published
-        now, or not known."""
+        """The files of `linked` (the very bytes the last build published, or the standby
+        held) that may hold a number published then but no longer: those whose numbers met
+        are not all published now, or not known."""
         if not self.renumbered:
             return []
-        known, unknown = self.before
         allowed = self.options["allowed_numbers"]
-        return [path for path in linked if path in unknown or not allowed.issuperset(known.get(path, ()))]
+        return [path for path in linked if (found := self._kept_record(path)) is None or not allowed.issuperset(found)]
 
-    def records(self, files, reused, met: dict[str, tuple[str, ...]]) -> tuple[dict[str, tuple[str, ...]], list[str]]:
+    def _kept_record(self, path: str) -> tuple[str, ...] | None:
+        """The numbers a linked file met, as the build it comes from kept them; None: not known."""
+        kept = self.standby_before if path in self._from_standby else self.before
+        if kept is None:
+            return None
+        known, unknown = kept
+        return None if path in unknown else known.get(path, ())
+
+    def records(self, files, reused: set[str], met: dict[str, tuple[str, ...]]) -> tuple[dict[str, tuple[str, ...]], list[str]]:
         """What the manifest keeps for the next build's `unsure`: ({path: numbers met} of the
         published files that met any, the paths whose numbers are not known). `met`: the
-        numbers of the files this build read whole; a file linked from the last build and
-        not read keeps the record it had there (the same bytes meet the same numbers); any
-        other (read only where it changed, or passed by a verdict) is not known."""
+        numbers of the files this build read whole; a file linked from the last build (or
+        kept from the standby) and not read keeps the record it had there (the same bytes
+        meet the same numbers); any other (read only where it changed, or passed by a
+        verdict) is not known."""
         files = set(files)
         numbers = {path: found for path, found in met.items() if found and path in files}
-        kept: set[str] = set()
-        if self.before is not None:
-            known, unknown = self.before
-            kept = {path for path in reused if path not in met and path in files} - unknown
-            numbers.update((path, found) for path, found in known.items() if path in kept)
-        return numbers, sorted(files - met.keys() - kept)
+        unknown = files - met.keys()
+        for kept, paths in ((self.before, reused - self._from_standby), (self.standby_before, reused & self._from_standby)):
+            if kept is not None:
+                known, unknown_there = kept
+                carried = (paths & unknown) - unknown_there
+                numbers.update((path, found) for path, found in known.items() if path in carried)
+                unknown -= carried
+        return numbers, sorted(unknown)
 
     def added_names(self, previous: dict | None, same=("numbers", "public", "qr")) -> frozenset[str] | None:
         """The private names added since the build whose rules' `parts` are `previous`, when

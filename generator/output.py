@@ -58,7 +58,8 @@ class Output:
         os.chmod(self.tmp, 0o755)  # made private (as mkdtemp does); a web server must read it
         self.written: dict[str, str] = {}  # site path -> what made it, to refuse collisions
         self.keys: dict[str, str] = {}  # site path -> key, for the next build's manifest
-        self.reused: set[str] = set()  # paths linked from the previous build (already checked)
+        self.reused: set[str] = set()  # paths linked from the previous build or kept from the standby (already checked)
+        self.from_standby: set[str] = set()  # those of them kept from the standby (the build before the previous one)
         self.previous = self._read_manifest(manifest_path)
         self.sums: dict[str, str] = {}  # site path -> sha256 of the bytes, for files written without a key
         # Plain strings, not Paths: a large site's rebuild links tens of thousands of files.
@@ -177,6 +178,7 @@ class Output:
         self.path(site_path, made_from)
         recorded[site_path] = value
         self.reused.add(site_path)
+        self.from_standby.add(site_path)
         return True
 
     def prune(self) -> None:
@@ -221,6 +223,7 @@ class Output:
             self.written.update((file[0], file[2]) for file in files if file[0] in kept)
             self.keys.update((site_path, wanted[site_path]) for site_path in kept)
             self.reused.update(kept)
+            self.from_standby.update(kept)
         return [file for file in files if file[0] not in kept and not self.reuse(*file[:3])]
 
     def reuse_bytes(self, site_path: str, checksum: str, made_from: str) -> bool:
