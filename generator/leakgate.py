@@ -170,22 +170,28 @@ class Rules:
         known, unknown = kept
         return None if path in unknown else known.get(path, ())
 
-    def records(self, files, reused: set[str], met: dict[str, tuple[str, ...]]) -> tuple[dict[str, tuple[str, ...]], list[str]]:
+    def records(self, files: dict, reused: set[str], met: dict[str, tuple[str, ...]]) -> tuple[dict[str, tuple[str, ...]], list[str]]:
         """What the manifest keeps for the next build's `unsure`: ({path: numbers met} of the
         published files that met any, the paths whose numbers are not known). `met`: the
         numbers of the files this build read whole; a file linked from the last build (or
         kept from the standby) and not read keeps the record it had there (the same bytes
         meet the same numbers); any other (read only where it changed, or passed by a
         verdict) is not known."""
-        files = set(files)
+        from_standby = self._from_standby
+
+        def carried(paths, standby: bool):
+            """Those of `paths` linked from the last build (kept from the standby: `standby`) and not read now."""
+            return (path for path in paths if path in reused and (path in from_standby) is standby and path not in met)
+
+        unknown = {path for path in files.keys() - reused if path not in met}
         numbers = {path: found for path, found in met.items() if found and path in files}
-        unknown = files - met.keys()
-        for kept, paths in ((self.before, reused - self._from_standby), (self.standby_before, reused & self._from_standby)):
-            if kept is not None:
+        for kept, standby in ((self.before, False), (self.standby_before, True)):
+            if kept is None:  # (a build by an earlier version: nothing known)
+                unknown.update(carried(reused, standby))
+            else:
                 known, unknown_there = kept
-                carried = (paths & unknown) - unknown_there
-                numbers.update((path, found) for path, found in known.items() if path in carried)
-                unknown -= carried
+                unknown.update(carried(unknown_there, standby))
+                numbers.update((path, known[path]) for path in carried(known, standby))
         return numbers, sorted(unknown)
 
     def added_names(self, previous: dict | None, same=("numbers", "public", "qr")) -> frozenset[str] | None:
@@ -237,7 +243,7 @@ def _numbers_kept(manifest: dict) -> tuple[dict[str, tuple[str, ...]], frozenset
     known, unknown = manifest.get("numbers"), manifest.get("numbers_unknown")
     if not isinstance(known, dict) or not isinstance(unknown, list):
         return None
-    if not all(isinstance(found, tuple) and all(isinstance(number, str) for number in found) for found in known.values()):
+    if not all(type(found) is tuple for found in known.values()):  # (a number not a string is never published: read again)
         return None
     return known, frozenset(unknown)
 
