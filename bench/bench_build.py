@@ -15,6 +15,9 @@ and measures, each in a child process running `python -m generator build --root 
 - one notice added: a new notice file (a copy of a published one under a new id and
   title), built again (the benchmark checks its page), beside the same target; then one
   notice removed: that file deleted again, built again (its page must be gone);
+- a team's phone changed: a village's first team phone becomes a new number, built again
+  (its page must show it); the phones are the numbers published on purpose, the leak gate's
+  rules (a figure, without a target);
 - a no-change rebuild: built again with nothing changed;
   (after a rebuild whose replaced site is not kept as the standby, a detached process
   deletes it: each timed build waits for the previous one's to end, so that it is not
@@ -315,6 +318,28 @@ def remove_notice(root: Path, notice_id: str) -> None:
     raise BenchError(f"no notice {notice_id} under {root} to remove")
 
 
+def change_team_phone(root: Path) -> tuple[str, str]:
+    """A cadre rotates in: the first team phone of the first village that has one becomes a
+    number no village file holds yet; returns (village id, new number)."""
+    villages = sorted((root / "content" / "villages").glob("*.yaml"))
+    texts = {path: path.read_text(encoding="utf-8") for path in villages}
+    number = 0
+    while any((new := f"199{number:08d}") in text for text in texts.values()):
+        number += 1
+    for path, text in texts.items():
+        match = re.search(r'(?m)^    phone: "([^"]+)"$', text)
+        if match:
+            path.write_text(text[:match.start(1)] + new + text[match.end(1):], encoding="utf-8")
+            return path.stem, new
+    raise BenchError(f"no village under {root} has a team phone")
+
+
+def check_village_shows(root: Path, village_id: str, phone: str) -> None:
+    page = root / "build" / "villages" / f"{village_id}.html"
+    if not page.is_file() or f"tel:{phone}" not in page.read_text(encoding="utf-8"):
+        raise BenchError(f"after the team's phone changed, {page} does not show the new number {phone}")
+
+
 def check_page_gone(root: Path, notice_id: str) -> None:
     page = root / "build" / "notices" / f"{notice_id}.html"
     if page.exists():
@@ -465,6 +490,12 @@ def bench_size(work: Path, notices: int, villages: int, with_hugo: bool) -> Size
     line("one notice removed", timing(removed), f"< {TARGETS['one_notice_s']:g} s", removed.seconds < TARGETS["one_notice_s"])
     print(f"    slowest stages: {top_stages(removed)}", flush=True)
 
+    village_id, phone = change_team_phone(root)
+    rephoned = gongshi_build(root)
+    check_village_shows(root, village_id, phone)
+    line("a team's phone changed", timing(rephoned))
+    print(f"    slowest stages: {top_stages(rephoned)}", flush=True)
+
     none = gongshi_build(root)
     line("no-change rebuild", timing(none), f"< {TARGETS['no_change_s']:g} s", none.seconds < TARGETS["no_change_s"])
     print(f"    slowest stages: {top_stages(none)}", flush=True)
@@ -475,13 +506,13 @@ def bench_size(work: Path, notices: int, villages: int, with_hugo: bool) -> Size
     line("fresh output, kept cache (CI runner)", timing(warm))
     print(f"    slowest stages: {top_stages(warm)}", flush=True)
 
-    runs = (cold, one, added, removed, none)
+    runs = (cold, one, added, removed, rephoned, none)
     peak = max(max(r.peak_mb, r.tree_peak_mb) for r in runs)
     line("peak memory, largest process", " / ".join(f"{r.peak_mb:.0f}" for r in runs) + " MB",
          f"< {TARGETS['peak_mb']:g} MB", max(r.peak_mb for r in runs) < TARGETS["peak_mb"])
     line("peak memory, all processes (sampled)", " / ".join(f"{r.tree_peak_mb:.0f}" for r in runs) + " MB",
          f"< {TARGETS['peak_mb']:g} MB", peak < TARGETS["peak_mb"])
-    print("    (cold / one-notice / one added / one removed / no-change)", flush=True)
+    print("    (cold / one-notice / one added / one removed / phone changed / no-change)", flush=True)
     line("cold build per notice", f"{cold.seconds / notices * 1000:8.2f} ms")
 
     result = SizeResult(notices, villages, cold, one, none, output_digest=tree_digest(root / "build"))
