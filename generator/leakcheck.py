@@ -98,11 +98,12 @@ def scan_site(
     nothing found: the last published site. A file also there is read only where it
     changed (`_changed_spans`); the report is the same.
 
-    `verdicts`: the files found clean before under the same numbers and names
-    (`leakgate.Verdicts`: `known()`, `key(relpath, data)`, `earlier(...)`, `record(keys)`): a
-    file whose path and bytes are among them is not scanned again, nor one found clean
-    under rules that differed by private names alone where no added name occurs (see
-    `mentions`); those found clean now are added.
+    `verdicts`: the files found clean before under the same names, with the numbers each
+    met (`leakgate.Verdicts`: `known()`, `key(relpath, data)`, `earlier(...)`,
+    `record(passed)`): a file whose path and bytes are among them is not scanned again when
+    every number it met is allowed, nor one found clean under names that differed by
+    private names alone where no added name occurs (see `mentions`); those found clean now
+    are added.
 
     `mentions`: these files are the very bytes that passed this scan under the same numbers
     (or other numbers, none of those they met given up: leakgate.Rules.unsure) and public
@@ -125,7 +126,7 @@ def scan_site(
     site_dir = Path(site_dir)
     leaks: list[Leak] = []
     known = verdicts.known() if verdicts is not None else None
-    passed: list[bytes] = []
+    passed: list[tuple[bytes, str]] = []
     base = str(site_dir)
     for relpath in sorted(site_files(site_dir) if only is None else only):
         data = read_file(os.path.join(base, relpath))  # (40,000 files in a large site)
@@ -133,10 +134,13 @@ def scan_site(
             continue
         if known is not None:
             key = verdicts.key(relpath, data)
-            if key in known:
-                continue
-            if verdicts.earlier(relpath, data, known):  # clean under the last rules, no added name in it
-                passed.append(key)
+            earlier = known.get(key)  # the numbers it met, when it passed under these names
+            since = earlier is None and (earlier := verdicts.earlier(relpath, data, known)) is not None  # or the last ones
+            if earlier is not None and scanner.allowed.issuperset(earlier.split()):  # (no number given up since)
+                if since:
+                    passed.append((key, earlier))  # (recorded under these names too)
+                if met is not None:
+                    met[relpath] = tuple(earlier.split())
                 continue
         if previous is not None and _read_in_parts(relpath):
             try:
@@ -145,14 +149,14 @@ def scan_site(
                 old = None
             if old is not None and scanner.changed_part_is_clean(data, old):
                 continue
-        numbers: set[str] | None = set() if met is not None else None
+        numbers: set[str] | None = set() if met is not None or known is not None else None
         found = scanner.scan_file(relpath, data, numbers)
         if met is not None:
             met[relpath] = tuple(sorted(numbers))
         if found:
             leaks += found
         elif known is not None:
-            passed.append(key)
+            passed.append((key, " ".join(sorted(numbers))))
     if passed:
         verdicts.record(passed)
     return sorted(leaks)

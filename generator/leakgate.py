@@ -75,7 +75,8 @@ class Rules:
         private, public = leakcheck.searched_names(self.options["private_names"], self.options["public_names"])
         self.parts = {"numbers": digest(sorted(self.options["allowed_numbers"])),
                       "public": digest(sorted(self.options["public_names"])),
-                      "qr": leakcheck.skips_qr_paths(private | public), "private": sorted(private)}
+                      "qr": leakcheck.skips_qr_paths(private | public), "private": sorted(private),
+                      "names": digest(sorted(self.options["private_names"]), sorted(self.options["public_names"]))}
         # What the last build into the folder passed (`follow`): `whole`, whether its files
         # must be read whole again (other rules); `added`, the private names added since, when
         # they need be looked at only for those; `published`, its folder, when it passed
@@ -102,7 +103,7 @@ class Rules:
         from .parallel import workers
 
         self.jobs = workers()
-        self.verdicts = Verdicts(cache_dir, self.key) if cache_dir is not None else None
+        self.verdicts = Verdicts(cache_dir, self.parts["names"]) if cache_dir is not None else None
 
     def follow(self, output) -> None:
         """Take what the last build into `output`'s folder passed (its manifest: output.py),
@@ -119,11 +120,12 @@ class Rules:
                 self.added = self.added_names(parts, same=("public", "qr"))
         else:
             self.published = output.out_dir
-        last_gate, last_parts = output.last_gate()  # (a CI runner: the folder is gone, the manifest kept)
-        if self.verdicts is not None and last_gate not in (None, self.key):
-            since = self.added_names(last_parts)
+        _, last_parts = output.last_gate()  # (a CI runner: the folder is gone, the manifest kept)
+        last_names = last_parts.get("names") if isinstance(last_parts, dict) else None
+        if self.verdicts is not None and last_names not in (None, self.parts["names"]):
+            since = self.added_names(last_parts, same=("public", "qr"))
             if since is not None:
-                self.verdicts.since(last_gate, since)
+                self.verdicts.since(last_names, since)
 
     @property
     def reads_all(self) -> bool:
@@ -255,11 +257,15 @@ class Verdicts:
     files of a 10,000-notice county again (about 10 s of CPU) though nearly all are the
     bytes it passed the time before.
 
-    A verdict is a salted hash (SHA-256) of a file's site path and bytes. Its salt is made from
-    the rules' key (the numbers published on purpose, the private and the public names), the
-    tool's own code and the versions of Python and Pillow (which reads the images' metadata),
-    so a verdict given under other rules or by another version of the scanner is never met: a
-    name that became private is looked for again in every file.
+    A verdict is a salted hash (SHA-256) of a file's site path and bytes, with the numbers
+    its scan met (privacy.find_personal_numbers' `met`). Its salt is made from the names
+    the rules look for (the private and the public ones: `Rules.parts["names"]`), the tool's
+    own code and the versions of Python and Pillow (which reads the images' metadata), so a
+    verdict given under other names or by another version of the scanner is never met: a
+    name that became private is looked for again in every file. It counts under the numbers
+    published on purpose now when they hold every number it met (the scan then finds
+    nothing, whatever numbers were published when it was given): after a work team's phone
+    changes, only the files that met the old number are read again.
     Only files without findings are recorded; the scan of a file gives the same findings
     whenever its path, its bytes, the rules and the tool are the same. A database that cannot
     be read or written only costs reading the files (a damaged one is removed); one that
@@ -267,31 +273,31 @@ class Verdicts:
     """
 
     FILE_NAME = "gate.sqlite3"
-    VERSION = 1
+    VERSION = 2  # 2: salted by the names only, with the numbers each file met
     KEPT = 250_000  # a 10,000-notice county has 40,000 files
 
-    def __init__(self, cache_dir: Path, rules_key: str):
+    def __init__(self, cache_dir: Path, names_key: str):
         self.file = Path(cache_dir) / self.FILE_NAME
-        self.salt = self._salt(rules_key)
-        # Set by `since`: the salt of the last build's rules and the private names added since.
+        self.salt = self._salt(names_key)
+        # Set by `since`: the salt of the last build's names and the private names added since.
         self.before: bytes | None = None
         self.added: frozenset[str] | None = None
 
-    def _salt(self, rules_key: str) -> bytes:
+    def _salt(self, names_key: str) -> bytes:
         import sys
         from importlib.metadata import version
 
         from .inputs import digest, tool_digest
 
-        return bytes.fromhex(digest("gongshi gate verdicts", self.VERSION, rules_key, tool_digest(), sys.version, version("pillow")))
+        return bytes.fromhex(digest("gongshi gate verdicts", self.VERSION, names_key, tool_digest(), sys.version, version("pillow")))
 
-    def since(self, rules_key: str, added: frozenset[str]) -> None:
-        """The last build's rules had key `rules_key` and differed from these by private names
+    def since(self, names_key: str, added: frozenset[str]) -> None:
+        """The last build's names had key `names_key` and differed from these by private names
         alone, `added` being the names added (Rules.added_names): a file with a verdict under
         those needs be read only if an added name occurs in it (leakcheck.scan_site's
         `mentions`, where the reason is), the verdicts' way of doing what a build that links
         the last build's files does. A CI runner after a push that adds a beneficiary."""
-        self.before, self.added = self._salt(rules_key), added
+        self.before, self.added = self._salt(names_key), added
 
     def key(self, relpath: str, data: bytes, salt: bytes | None = None) -> bytes:
         # SHA-256 (with the machine's SHA instructions, twice as fast as BLAKE2b here: a cold
@@ -303,33 +309,35 @@ class Verdicts:
         h.update(data)
         return h.digest()[:20]
 
-    def earlier(self, relpath: str, data: bytes, known: set[bytes]) -> bool:
-        """Whether the file passed under the last build's rules (`since`) and no added name
-        occurs in it: it passes under these."""
+    def earlier(self, relpath: str, data: bytes, known: dict[bytes, str]) -> str | None:
+        """The numbers the file met, when it passed under the last build's names (`since`)
+        and no added name occurs in it: it passes under these names. None otherwise."""
         if self.before is None:
-            return False
+            return None
         from .leakcheck import _may_mention
 
-        return self.key(relpath, data, self.before) in known and not _may_mention(relpath, data, self.added)
+        numbers = known.get(self.key(relpath, data, self.before))
+        return numbers if numbers is not None and not _may_mention(relpath, data, self.added) else None
 
-    def known(self) -> set[bytes]:
-        """Every verdict kept (read by each process that scans a large batch)."""
+    def known(self) -> dict[bytes, str]:
+        """Every verdict kept, with the numbers its file met (space-separated), read by each
+        process that scans a large batch."""
         try:
             with self._connection() as db:
-                return {key for (key,) in db.execute("SELECT key FROM verdicts")}
+                return dict(db.execute("SELECT key, numbers FROM passed"))
         except (sqlite3.Error, OSError) as exc:
             self._failed(exc)
-            return set()
+            return {}
 
-    def record(self, keys: list[bytes]) -> None:
-        """Keep the verdicts of files found clean, in one transaction."""
+    def record(self, passed: list[tuple[bytes, str]]) -> None:
+        """Keep the verdicts (key, the numbers met) of files found clean, in one transaction."""
         try:
             with self._connection() as db:
                 db.execute("BEGIN IMMEDIATE")
-                (count,) = db.execute("SELECT count(*) FROM verdicts").fetchone()
-                if count + len(keys) > self.KEPT:
-                    db.execute("DELETE FROM verdicts")
-                db.executemany("INSERT OR IGNORE INTO verdicts (key) VALUES (?)", ((key,) for key in keys))
+                (count,) = db.execute("SELECT count(*) FROM passed").fetchone()
+                if count + len(passed) > self.KEPT:
+                    db.execute("DELETE FROM passed")
+                db.executemany("INSERT OR IGNORE INTO passed (key, numbers) VALUES (?, ?)", passed)
                 db.execute("COMMIT")
         except (sqlite3.Error, OSError) as exc:
             self._failed(exc)
@@ -342,7 +350,8 @@ class Verdicts:
         try:
             db.execute("PRAGMA journal_mode=WAL")  # the processes of one build read while another writes
             db.execute("PRAGMA synchronous=NORMAL")  # a cache: a crash may lose the last verdicts, nothing else
-            db.execute("CREATE TABLE IF NOT EXISTS verdicts (key BLOB PRIMARY KEY) WITHOUT ROWID")
+            db.execute("DROP TABLE IF EXISTS verdicts")  # (version 1's, without the numbers)
+            db.execute("CREATE TABLE IF NOT EXISTS passed (key BLOB PRIMARY KEY, numbers TEXT NOT NULL) WITHOUT ROWID")
         except BaseException:
             db.close()
             raise

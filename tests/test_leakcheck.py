@@ -522,6 +522,30 @@ def test_verdicts_spare_reading_a_file_again_only_for_its_same_path_bytes_and_ru
     assert scan("a") == ["p9.html"] and len(scanned) == 6
 
 
+def test_verdicts_count_under_other_published_numbers_for_files_that_met_none_given_up(tmp_path, monkeypatch):
+    """A verdict keeps the numbers its file met: under other numbers published on purpose
+    (a work team's new phone), a file that passed is read again only if it met one no
+    longer published, and found there; what a verdict is read from counts too."""
+    from generator.leakgate import Verdicts
+
+    site = write(tmp_path / "site", {"phone.html": f"<p>电话 {OFFICIAL}</p>", "escaped.json": '{"t": "&#49;' + OFFICIAL[1:] + '"}',
+                                     "plain.html": "<p>公示</p>", "other.html": f"<p>电话 {MOBILE}</p>"})
+    scanned = gate_reads(monkeypatch)
+    cache = tmp_path / "cache"
+
+    def scan(numbers) -> list[str]:
+        scanned.clear()
+        return [leak.path for leak in scan_site(site, verdicts=Verdicts(cache, "names"), allowed_numbers=frozenset(numbers))]
+
+    assert scan({OFFICIAL, MOBILE}) == [] and len(scanned) == 4
+    assert scan({OFFICIAL, MOBILE, "13700001111"}) == [] and scanned == []  # a number added: nothing read
+    assert scan({MOBILE}) == ["escaped.json", "phone.html"] and sorted(scanned) == ["escaped.json", "phone.html"]
+    assert scan({MOBILE}) == ["escaped.json", "phone.html"] and sorted(scanned) == ["escaped.json", "phone.html"]
+    met: dict = {}
+    assert scan_site(site, verdicts=Verdicts(cache, "names"), allowed_numbers=frozenset({OFFICIAL, MOBILE}), met=met) == []
+    assert met == {"phone.html": (OFFICIAL,), "escaped.json": (OFFICIAL,), "plain.html": (), "other.html": (MOBILE,)}
+
+
 def test_damaged_or_full_verdicts_only_cost_reading_the_files(tmp_path, monkeypatch):
     import sqlite3
 
@@ -532,13 +556,13 @@ def test_damaged_or_full_verdicts_only_cost_reading_the_files(tmp_path, monkeypa
     cache.mkdir()
     (cache / Verdicts.FILE_NAME).write_bytes(b"not a database at all" * 100)
     verdicts = Verdicts(cache, "a")
-    assert verdicts.known() == set()  # damaged: removed, to be made again
+    assert verdicts.known() == {}  # damaged: removed, to be made again
     assert scan_site(site, verdicts=verdicts) == []
     assert len(verdicts.known()) == 6
     monkeypatch.setattr(Verdicts, "KEPT", 8)
     assert scan_site(site, verdicts=Verdicts(cache, "b")) == []  # 6 more would exceed 8: emptied first
     with sqlite3.connect(cache / Verdicts.FILE_NAME) as db:
-        assert db.execute("SELECT count(*) FROM verdicts").fetchone() == (6,)
+        assert db.execute("SELECT count(*) FROM passed").fetchone() == (6,)
 
 
 _POOL = ["张三", "张三丰", "三丰", "李明", "李明华", "明华", "华张", "王小明", "小明", "Li", "Lim", "Ming"]
