@@ -78,6 +78,7 @@ def scan_site(
     verdicts=None,
     mentions: frozenset[str] | None = None,
     met: dict[str, tuple[str, ...]] | None = None,
+    previous_met=None,
 ) -> list[Leak]:
     """Every leak in every file under `site_dir`, sorted by path, line and column.
 
@@ -119,8 +120,12 @@ def scan_site(
     not depend on names.
 
     `met`: a dict given each file read whole, as {site path: the digits of every number its
-    scan matched, sorted} (images and binary files: none). A file left out of it was not
-    read, or only where it changed. See privacy.find_personal_numbers' `met`.
+    scan matched, sorted} (images and binary files: none), and each file read only where
+    it changed whose file in `previous` met known numbers (`previous_met(path)`, None when
+    not known): those and the ones the parts read met, a set that holds every number the
+    whole file meets (a number is matched in the new text either in a part read or where
+    the old text matched it too; a hypothesis test checks it). A file left out of it was
+    not read, or its numbers are not known. See privacy.find_personal_numbers' `met`.
     """
     scanner = _Scanner(allowed_numbers, private_names, public_names)
     site_dir = Path(site_dir)
@@ -147,7 +152,11 @@ def scan_site(
                 old = (previous / relpath).read_bytes()
             except OSError:  # new in this build, or no longer a file
                 old = None
-            if old is not None and scanner.changed_part_is_clean(data, old):
+            in_parts: set[str] = set()
+            if old is not None and scanner.changed_part_is_clean(data, old, in_parts):
+                before = previous_met(relpath) if met is not None and previous_met is not None else None
+                if before is not None:
+                    met[relpath] = tuple(sorted(in_parts.union(before)))
                 continue
         numbers: set[str] | None = set() if met is not None or known is not None else None
         found = scanner.scan_file(relpath, data, numbers)
@@ -710,10 +719,11 @@ class _Scanner:
         edges = "".join(sorted(set(_EDGE_CHARS) - in_names))  # (see _changed_span)
         self.edges = re.compile("[" + re.escape(edges) + "]") if edges else None
 
-    def changed_part_is_clean(self, data: bytes, old: bytes) -> bool:
+    def changed_part_is_clean(self, data: bytes, old: bytes, numbers: set[str] | None = None) -> bool:
         """Whether the scan of `data` finds nothing, known by reading only around what
         changed since `old`, on which it found nothing; False also when that cannot be
-        known this way (not UTF-8 text, or most of it changed): the caller reads it all."""
+        known this way (not UTF-8 text, or most of it changed): the caller reads it all.
+        `numbers`: a set the numbers met in the parts read are added to (`scan_site`'s `met`)."""
         if self.edges is None or data.startswith(_UTF16_BOMS) or old.startswith(_UTF16_BOMS):
             return False
         try:  # as `_decode_text` reads them: UTF-8, without a byte-order mark
@@ -723,7 +733,7 @@ class _Scanner:
         spans = _changed_spans(text, before, self.edges)
         if 2 * sum(end - start for start, end in spans) > len(text):
             return False  # no quicker than reading it all
-        return not any(self.scan_text(text[start:end], "") for start, end in spans)
+        return not any(self.scan_text(text[start:end], "", numbers) for start, end in spans)
 
     def scan_file(self, relpath: str, data: bytes, numbers: set[str] | None = None) -> list[Leak]:
         """The leaks in one file, read whole. `numbers`: a set the digits of every number

@@ -166,11 +166,11 @@ class Rules:
 
     def _kept_record(self, path: str) -> tuple[str, ...] | None:
         """The numbers a linked file met, as the build it comes from kept them; None: not known."""
-        kept = self.standby_before if path in self._from_standby else self.before
-        if kept is None:
-            return None
-        known, unknown = kept
-        return None if path in unknown else known.get(path, ())
+        return _record(self.standby_before if path in self._from_standby else self.before, path)
+
+    def _published_record(self, path: str) -> tuple[str, ...] | None:
+        """The numbers the last build's file at `path` met (the folder `published`); None: not known."""
+        return _record(self.before, path)
 
     def records(self, files: dict, reused: set[str], met: dict[str, tuple[str, ...]]) -> tuple[dict[str, tuple[str, ...]], list[str]]:
         """What the manifest keeps for the next build's `unsure`: ({path: numbers met} of the
@@ -230,13 +230,21 @@ class Rules:
         def scan(part: list[str]) -> tuple[list, dict]:
             numbers: dict = {}
             return scan_site(site_dir, only=part, previous=self.published, verdicts=verdicts, mentions=mentions,
-                             met=numbers, **self.options), numbers
+                             met=numbers, previous_met=self._published_record, **self.options), numbers
 
         found = run_parallel([lambda part=part: scan(part) for part in slices], min_jobs=2, count=count)
         if met is not None:
             for _, numbers in found:
                 met.update(numbers)
         return sorted(leak for part, _ in found for leak in part)
+
+
+def _record(kept, path: str) -> tuple[str, ...] | None:
+    """The numbers the file at `path` met, as `kept` (`_numbers_kept`) has them; None: not known."""
+    if kept is None:
+        return None
+    known, unknown = kept
+    return None if path in unknown else known.get(path, ())
 
 
 def _numbers_kept(manifest: dict) -> tuple[dict[str, tuple[str, ...]], frozenset[str]] | None:

@@ -405,6 +405,32 @@ def test_reading_the_parts_that_changed_finds_what_reading_everything_finds(piec
         assert any(scanner.scan_text(text[start:end], "new") for start, end in spans), (spans, whole)
 
 
+@settings(max_examples=1500, deadline=None)
+@given(st.lists(st.sampled_from(_PIECES), max_size=60), st.lists(st.tuples(st.integers(0, 300), st.integers(0, 6),
+       st.lists(st.sampled_from(_PIECES), max_size=4)), min_size=1, max_size=4))
+@example(["139", ",", "0000", "1111"], [(3, 1, [])])  # an edge taken away joins a number
+def test_the_numbers_a_text_meets_are_those_the_old_one_met_or_the_parts_read_meet(pieces, edits):
+    """What scan_site's `met` keeps for a file read only where it changed: every number the
+    whole new text meets (whatever is allowed) is met by the old text or by a part read."""
+    from unittest import mock
+
+    from generator import leakcheck
+
+    scanner = _scanner(allowed=frozenset())
+    before = text = "".join(pieces)
+    for at, cut, inserted in sorted(edits, reverse=True):
+        at = min(at, len(text))
+        text = text[:at] + "".join(inserted) + text[at + cut:]
+    with mock.patch.multiple(leakcheck, _EDGE_MARGIN=0, _PROBE=2, _SPLIT_AT_LEAST=3):
+        spans = leakcheck._changed_spans(text, before, scanner.edges) if text != before else []
+    old, new, parts = set(), set(), set()
+    scanner.scan_text(before, "old", old)
+    scanner.scan_text(text, "new", new)
+    for start, end in spans:
+        scanner.scan_text(text[start:end], "new", parts)
+    assert new <= old | parts, (spans, new - old - parts)
+
+
 def test_a_long_stretch_the_old_text_has_is_not_read_again():
     """A search index file after a notice is added: a record renumbered near its start and
     one gap of the postings changed near its end. The middle is not read; a leak put in
