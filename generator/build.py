@@ -240,7 +240,7 @@ def run_leak_gate(content, output: Output, rules: Rules, beside=(), early=((), (
     are read not at all, for added names only, or whole); the features run beside
     (`beside`) scanned their own files, and `early` holds the paths scanned while they ran,
     what was found there and the numbers they met. Under other rules, every file in the
-    folder is read. Returns the rules' key and the numbers met by every file read whole."""
+    folder is read. Returns the rules' key and the numbers the files read met (Rules.records)."""
     from .leakgate import gate
 
     checked = {path for job in beside for path in job.checked} | set(early[0])

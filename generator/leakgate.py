@@ -134,7 +134,7 @@ class Rules:
 
     def check(self, site_dir: Path, written, reused) -> tuple[list[str], list, dict]:
         """The files of `written` the gate reads, read now, their leaks, and the numbers
-        met by those read whole (leakcheck.scan_site's `met`): the files not `reused` from
+        they met (leakcheck.scan_site's `met`): the files not `reused` from
         the last build whole; the reused ones not at all (the same rules), whole (other
         rules), or, when only the private names added since (`added`) and the numbers
         published on purpose changed, whole if they may hold a number no longer published
@@ -175,10 +175,10 @@ class Rules:
     def records(self, files: dict, reused: set[str], met: dict[str, tuple[str, ...]]) -> tuple[dict[str, tuple[str, ...]], list[str]]:
         """What the manifest keeps for the next build's `unsure`: ({path: numbers met} of the
         published files that met any, the paths whose numbers are not known). `met`: the
-        numbers of the files this build read whole; a file linked from the last build (or
-        kept from the standby) and not read keeps the record it had there (the same bytes
-        meet the same numbers); any other (read only where it changed, or passed by a
-        verdict) is not known."""
+        numbers this build learnt of the files it read (whole, where they changed, or by
+        their verdicts: leakcheck.scan_site); a file linked from the last build (or kept
+        from the standby) and not read keeps the record it had there (the same bytes meet
+        the same numbers); any other is not known."""
         from_standby = self._from_standby
 
         def carried(paths, standby: bool):
