@@ -124,7 +124,7 @@ class Beside:
         self.names = ", ".join(plugin.name for plugin in plugins)
         self.checked: list[str] = []  # paths the child scanned for the leak gate
         self.leaks: list = []  # and what it found there
-        self.numbers: dict = {}  # and the numbers met by those it read whole (leakgate.Rules.check)
+        self.numbers: dict = {}  # and the numbers the files it read met (leakgate.Rules.check)
         self.values: dict = {}  # what each feature's on_write returned, by name (for on_written)
         self._before = (set(output.written), set(output.keys), set(output.sums), set(output.reused), set(output.from_standby))
         go_read, self._go = os.pipe()
