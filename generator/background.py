@@ -18,7 +18,9 @@ returned (for its `on_written`), or the error it raised,
 which stops the build exactly as if it had been raised here. Each child also scans the files
 it wrote for the leak gate (its findings join the gate's report, in the same order), so
 the gate's last step reads only what this process wrote. What it defers (saving its cache
-for the next build) it does once the site is published (`Beside.let_go`). The files are the
+for the next build) it does once the site is published (`Beside.let_go`), or, for features
+whose caches are small (`Plugin.saves_at_once`), as soon as it has answered: it then leaves,
+and its memory is free while the build runs the gate and the swap. The files are the
 same bytes as when the feature runs in this process (tests/test_background.py).
 
 Small sites, one-core machines, platforms without `fork` and `GONGSHI_JOBS=1` run every
@@ -252,14 +254,15 @@ def _child(write: int, go: int, plugins, site, context, output, before, check) -
             pipe.write(data)
         # The build has what it needs (it reads to the end of the pipe, closed here) and goes on
         # to check and publish the site; this process saves the feature's cache once it has
-        # (the end of `go`), maybe after the command has returned.
+        # (the end of `go`), maybe after the command has returned, or at once (`saves_at_once`).
         release_streams()
         if result[0] == "ok":
-            try:
-                while os.read(go, 1 << 10):
+            if not all(plugin.saves_at_once for plugin in plugins):
+                try:
+                    while os.read(go, 1 << 10):
+                        pass
+                except OSError:
                     pass
-            except OSError:
-                pass
             for job in context.deferred:
                 job()
     except BaseException:  # noqa: BLE001

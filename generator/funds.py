@@ -169,6 +169,7 @@ class FundsPlugin(Plugin):
 
     name = "funds"
     background = True  # needs only the model: written beside the page rendering
+    saves_at_once = True  # its rows' cache: 0.1 s at 10,000 notices
 
     def on_site(self, site, context) -> None:
         from .i18n import Translator

@@ -67,6 +67,11 @@ class Plugin:
     #: both False, after an edit a background feature starts before the other features'
     #: `on_site` and the keys (background.first); pages it renders, it renders in `on_written`.
     needs_renderer = True
+    #: True when what a background feature defers (`BuildContext.defer`: saving its cache) is
+    #: small and may be done before the site is published: its process then saves it once
+    #: it has handed its files back, and leaves, instead of holding its memory until the
+    #: build has run the leak gate and the swap (background.py).
+    saves_at_once = False
 
     def on_site(self, site, context: BuildContext) -> None:
         pass

@@ -818,6 +818,7 @@ class SupervisionPlugin(Plugin):
 
     name = "supervision"
     background = True  # on_write needs only the model and the report made in on_site
+    saves_at_once = True  # its rows' cache: 0.1 s at 10,000 notices
 
     def __init__(self):
         self.report: SupervisionReport | None = None

@@ -397,3 +397,40 @@ def test_a_features_process_scans_its_files_on_every_core(tmp_path, monkeypatch,
     search = {pid for pid, path in scanned if path.startswith("search/")}  # the search feature's files
     assert len(search) == 2 and os.getpid() not in {int(pid) for pid in search}
     assert sorted(path for _, path in scanned) == sorted(set(path for _, path in scanned))  # each file read once
+
+
+def test_a_feature_whose_cache_is_small_saves_it_without_waiting_for_the_site_to_be_published(tmp_path, monkeypatch, forked):
+    """`Plugin.saves_at_once`: the feature's process saves its cache once it has answered, and
+    leaves, instead of holding its memory while the build runs the gate and the swap. Here
+    the build, before it lets any feature's process go, waits until the cache is saved."""
+    from generator import background
+
+    root = generate(tmp_path / "site", notices=20, villages=2, seed=4)
+    out = tmp_path / "out"
+    saved = tmp_path / "saved"
+
+    class Saving(Plugin):
+        name = "funds"  # a stage name with a catalog entry
+        background = True
+        saves_at_once = True
+
+        def on_write(self, site, context, output, advance) -> None:
+            output.write_text("feature.txt", "made\n", "a feature")
+            context.defer(lambda: saved.write_text(str((out / "feature.txt").is_file()), encoding="utf-8"))
+
+    real_let_go = background.Beside.let_go
+
+    def let_go(self) -> None:
+        if "funds" in self.names:
+            deadline = time.monotonic() + 30
+            while not saved.exists() and time.monotonic() < deadline:
+                time.sleep(0.01)
+        real_let_go(self)
+
+    monkeypatch.setattr(background.Beside, "let_go", let_go)
+    plugins = [Saving() if p.name == "funds" else p for p in default_plugins()]
+    monkeypatch.setenv("GONGSHI_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("GONGSHI_JOBS", "4")
+    build(root, out, TODAY, plugins=plugins)
+    assert "funds" in forked
+    assert saved.read_text(encoding="utf-8") == "False"  # saved before the new site was swapped in
