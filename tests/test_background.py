@@ -8,6 +8,7 @@ import shutil
 import signal
 import sys
 import time
+from pathlib import Path
 
 import pytest
 
@@ -185,6 +186,22 @@ def test_what_on_write_returns_reaches_on_written_in_the_build_process(tmp_path,
     assert built("2") == {"here": False, "notices": count, "renderer": True} and "search" in forked
 
 
+def saving(name: str, out: Path, saved: Path, at_once: bool = False) -> Plugin:
+    """A background feature called `name` (a stage with a catalog entry) that writes a file and
+    defers saving its cache, which notes whether the new site was in `out` by then."""
+
+    class Saving(Plugin):
+        background = True
+        saves_at_once = at_once
+
+        def on_write(self, site, context, output, advance) -> None:
+            output.write_text("feature.txt", "made\n", "a feature")
+            context.defer(lambda: saved.write_text(str((out / "feature.txt").is_file()), encoding="utf-8"))
+
+    Saving.name = name
+    return Saving()
+
+
 def test_the_features_save_their_caches_once_the_site_is_published(tmp_path, monkeypatch, forked):
     """A feature's process saves its cache (what it defers) after the swap, not beside the
     leak gate and the swap (sharing the cores and the memory with them); processes forked
@@ -192,14 +209,6 @@ def test_the_features_save_their_caches_once_the_site_is_published(tmp_path, mon
     root = generate(tmp_path / "site", notices=20, villages=2, seed=4)
     out = tmp_path / "out"
     saved = tmp_path / "saved"
-
-    class Saving(Plugin):
-        name = "search"  # a stage name with a catalog entry
-        background = True
-
-        def on_write(self, site, context, output, advance) -> None:
-            output.write_text("feature.txt", "made\n", "a feature")
-            context.defer(lambda: saved.write_text(str((out / "feature.txt").is_file()), encoding="utf-8"))
 
     sleepers: list[int] = []
 
@@ -213,7 +222,7 @@ def test_the_features_save_their_caches_once_the_site_is_published(tmp_path, mon
                 os._exit(0)
             sleepers.append(pid)
 
-    plugins = [Saving() if p.name == "search" else Forking() if p.name == "qr" else p for p in default_plugins()]
+    plugins = [saving("search", out, saved) if p.name == "search" else Forking() if p.name == "qr" else p for p in default_plugins()]
     monkeypatch.setenv("GONGSHI_CACHE", str(tmp_path / "cache"))
     monkeypatch.setenv("GONGSHI_JOBS", "4")  # a process per feature: two are forked after this one
 
@@ -409,15 +418,6 @@ def test_a_feature_whose_cache_is_small_saves_it_without_waiting_for_the_site_to
     out = tmp_path / "out"
     saved = tmp_path / "saved"
 
-    class Saving(Plugin):
-        name = "funds"  # a stage name with a catalog entry
-        background = True
-        saves_at_once = True
-
-        def on_write(self, site, context, output, advance) -> None:
-            output.write_text("feature.txt", "made\n", "a feature")
-            context.defer(lambda: saved.write_text(str((out / "feature.txt").is_file()), encoding="utf-8"))
-
     real_let_go = background.Beside.let_go
 
     def let_go(self) -> None:
@@ -428,7 +428,7 @@ def test_a_feature_whose_cache_is_small_saves_it_without_waiting_for_the_site_to
         real_let_go(self)
 
     monkeypatch.setattr(background.Beside, "let_go", let_go)
-    plugins = [Saving() if p.name == "funds" else p for p in default_plugins()]
+    plugins = [saving("funds", out, saved, at_once=True) if p.name == "funds" else p for p in default_plugins()]
     monkeypatch.setenv("GONGSHI_CACHE", str(tmp_path / "cache"))
     monkeypatch.setenv("GONGSHI_JOBS", "4")
     build(root, out, TODAY, plugins=plugins)
