@@ -70,8 +70,10 @@ class Rules:
                             public_names=public_names(content))
         self.key = digest(sorted(self.options["allowed_numbers"]), sorted(self.options["private_names"]),
                           sorted(self.options["public_names"]))
-        # Kept in the manifest: the next build, whose rules differ by private names alone,
-        # looks at the files it links from this one only for the names added (`added_names`).
+        # Kept in the manifest: the next build, whose rules differ by private names added and
+        # published numbers alone, looks at the files it links from this one only for the
+        # names added (`added_names`) and the numbers given up (`unsure`); "names" salts the
+        # verdicts (`Verdicts`).
         private, public = leakcheck.searched_names(self.options["private_names"], self.options["public_names"])
         self.parts = {"numbers": digest(sorted(self.options["allowed_numbers"])),
                       "public": digest(sorted(self.options["public_names"])),
@@ -117,13 +119,13 @@ class Rules:
             parts = previous.get("gate_parts")
             self.renumbered = not isinstance(parts, dict) or parts.get("numbers") != self.parts["numbers"]
             if not self.renumbered or self.before is not None:
-                self.added = self.added_names(parts, same=("public", "qr"))
+                self.added = self.added_names(parts)
         else:
             self.published = output.out_dir
         _, last_parts = output.last_gate()  # (a CI runner: the folder is gone, the manifest kept)
         last_names = last_parts.get("names") if isinstance(last_parts, dict) else None
         if self.verdicts is not None and last_names not in (None, self.parts["names"]):
-            since = self.added_names(last_parts, same=("public", "qr"))
+            since = self.added_names(last_parts)
             if since is not None:
                 self.verdicts.since(last_names, since)
 
@@ -196,13 +198,14 @@ class Rules:
                 numbers.update((path, known[path]) for path in carried(known, standby))
         return numbers, sorted(unknown)
 
-    def added_names(self, previous: dict | None, same=("numbers", "public", "qr")) -> frozenset[str] | None:
+    def added_names(self, previous: dict | None) -> frozenset[str] | None:
         """The private names added since the build whose rules' `parts` are `previous`, when
         the files it published need be looked at only for those (leakcheck.scan_site's
-        `mentions`, where the reason is): the same parts `same` (numbers, public names, the
-        choice about QR outlines), and no removed name with Latin letters or digits. None
-        when every file must be read whole under these rules."""
-        if not isinstance(previous, dict) or any(previous.get(part) != self.parts[part] for part in same):
+        `mentions`, where the reason is): the same public names, the same choice about QR
+        outlines, and no removed name with Latin letters or digits. None when every file
+        must be read whole under these rules. (The numbers published on purpose are dealt
+        with apart: `unsure`, and the numbers each verdict keeps.)"""
+        if not isinstance(previous, dict) or any(previous.get(part) != self.parts[part] for part in ("public", "qr")):
             return None
         before = previous.get("private")
         if not isinstance(before, list):
