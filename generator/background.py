@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import os
 import pickle
+import tempfile
 import time
 import traceback
 
@@ -129,6 +130,11 @@ class Beside:
         self.numbers: dict = {}  # and the numbers the files it read met (leakgate.Rules.check)
         self.values: dict = {}  # what each feature's on_write returned, by name (for on_written)
         self._before = (set(output.written), set(output.keys), set(output.sums), set(output.reused), set(output.from_standby))
+        # The child's answer goes to a file of its own, not down the pipe: an answer larger
+        # than the pipe holds (the files a feature wrote: thousands of paths) would keep the
+        # child, and all the memory it holds, waiting until this process reads it, which is
+        # after the rendering. The pipe's end (the child closes it) says the answer is there.
+        self._answer = tempfile.TemporaryFile(prefix="gongshi-answer-")
         go_read, self._go = os.pipe()
         _go_ends.add(self._go)  # (closed in the child by _close_go_ends)
         try:
@@ -136,10 +142,11 @@ class Beside:
         except OSError:
             os.close(go_read)
             self.let_go()
+            self._answer.close()
             raise
         if pid == 0:  # the child: run the feature, send back what it wrote, leave
             os.close(read)
-            _child(write, go_read, plugins, site, context, output, self._before, check)
+            _child(write, self._answer, go_read, plugins, site, context, output, self._before, check)
         os.close(write)
         os.close(go_read)
         self.pid, self._read = pid, read
@@ -147,16 +154,18 @@ class Beside:
     def join(self, output) -> dict[str, float]:
         """Wait for the child; merge what it wrote into `output`. Returns each feature's
         running time, by name. The child's error is raised here."""
-        chunks = []
         with os.fdopen(self._read, "rb") as pipe:
             self._read = None
-            while chunk := pipe.read(1 << 20):
-                chunks.append(chunk)
-        if not chunks:
+            while pipe.read(1 << 10):  # (nothing comes: the end, once the answer is written)
+                pass
+        with self._answer as answer:
+            answer.seek(0)
+            data = answer.read()
+        if not data:
             _, status = os.waitpid(self.pid, 0)
             self.pid = None
             raise BuildError(f"the {self.names} stage stopped without a result (exit status {status})")
-        outcome, payload = pickle.loads(b"".join(chunks))
+        outcome, payload = pickle.loads(data)
         if outcome == "error":
             raise payload
         if outcome == "message":
@@ -210,9 +219,10 @@ class Beside:
         if self._read is not None:
             os.close(self._read)
             self._read = None
+        self._answer.close()
 
 
-def _child(write: int, go: int, plugins, site, context, output, before, check) -> None:
+def _child(write: int, answer, go: int, plugins, site, context, output, before, check) -> None:
     status = 0
     try:
         # One process is enough: the rendering and the other features have the other cores,
@@ -250,11 +260,13 @@ def _child(write: int, go: int, plugins, site, context, output, before, check) -
             pickle.loads(data)  # an error whose class cannot be rebuilt from its pickle: its text
         except Exception:  # noqa: BLE001
             data = pickle.dumps(("message", str(result[1])) if result[0] == "error" else ("crash", traceback.format_exc()))
-        with os.fdopen(write, "wb") as pipe:
-            pipe.write(data)
-        # The build has what it needs (it reads to the end of the pipe, closed here) and goes on
-        # to check and publish the site; this process saves the feature's cache once it has
-        # (the end of `go`), maybe after the command has returned, or at once (`saves_at_once`).
+        answer.write(data)
+        answer.flush()
+        os.close(write)
+        # The build has what it needs (it reads the answer once the pipe, closed here, ends)
+        # and goes on to check and publish the site; this process saves the feature's cache
+        # once it has (the end of `go`), maybe after the command has returned, or at once
+        # (`saves_at_once`): then it leaves without waiting for the build to read the answer.
         release_streams()
         if result[0] == "ok":
             if not all(plugin.saves_at_once for plugin in plugins):

@@ -434,3 +434,46 @@ def test_a_feature_whose_cache_is_small_saves_it_without_waiting_for_the_site_to
     build(root, out, TODAY, plugins=plugins)
     assert "funds" in forked
     assert saved.read_text(encoding="utf-8") == "False"  # saved before the new site was swapped in
+
+
+def test_a_feature_that_wrote_many_files_leaves_before_the_build_reads_its_answer(tmp_path, monkeypatch, forked):
+    """A feature's answer (the files it wrote, their keys and checksums) can be far larger than
+    a pipe holds. The process still saves its cache and leaves once it has answered
+    (`saves_at_once`), without waiting for the build to come and read the answer, which is
+    after the rendering: the build here waits, before it reads, until the cache is saved."""
+    from generator import background
+
+    root = generate(tmp_path / "site", notices=20, villages=2, seed=4)
+    out = tmp_path / "out"
+    saved = tmp_path / "saved"
+    count = 2000  # about 300 kB of answer: paths, what they are made from, checksums
+
+    class Many(Plugin):
+        name = "funds"
+        background = True
+        saves_at_once = True
+
+        def on_write(self, site, context, output, advance) -> None:
+            for number in range(count):
+                output.write_text(f"data/many/{number:05d}.txt", f"{number}\n", f"a feature's file {number}")
+            context.defer(lambda: saved.write_text("saved", encoding="utf-8"))
+
+    real_join = background.Beside.join
+    before_reading = []  # whether the cache was saved before the build read the answer
+
+    def join(self, output):
+        if "funds" in self.names:
+            deadline = time.monotonic() + 10
+            while not saved.exists() and time.monotonic() < deadline:
+                time.sleep(0.01)
+            before_reading.append(saved.exists())
+        return real_join(self, output)
+
+    monkeypatch.setattr(background.Beside, "join", join)
+    plugins = [Many() if p.name == "funds" else p for p in default_plugins()]
+    monkeypatch.setenv("GONGSHI_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("GONGSHI_JOBS", "4")
+    build(root, out, TODAY, plugins=plugins)
+    assert "funds" in forked
+    assert before_reading == [True]
+    assert sorted(p.name for p in (out / "data" / "many").iterdir()) == [f"{n:05d}.txt" for n in range(count)]
