@@ -103,6 +103,7 @@ def _write_site(root, out_dir, today, progress, plugins, inputs, cache, content,
                 pass
 
         edit = output.previous.get("base") == base and content.changed is not None and content.changed <= background.EDIT_ENTRIES
+        context.edit = edit
         # After an edit, a feature that needs neither the renderer nor the page keys (the
         # search index, the rebuild's longest part) starts before the others are prepared.
         first = background.first(plugins) if background.start_early(len(pages), edit) else []

@@ -41,6 +41,9 @@ class BuildContext:
     content: object
     globals: dict = field(default_factory=dict)
     renderer: object = None
+    # A rebuild after a small edit (the content changed by at most background.EDIT_ENTRIES
+    # files, with the theme, config, date and tool of the last build): few pages are made again.
+    edit: bool = False
     # Work for the next build only (saving a feature's cache): run at once, or, in a feature
     # written beside the rendering (background.py), after its files are handed back.
     deferred: list | None = None

@@ -81,16 +81,21 @@ class QrCodes:
         self.cache = cache
         self._pages = [*site.villages.values(), *site.notices.values()]
         self._fingerprints: dict[str, str] = {}  # made when a page that prints one is rendered
-        self._vcards = {
-            (village.id, number): member_vcard(village.village, member, t)
-            for village in site.villages.values()
-            for number, member in enumerate(village.village.team, start=1)
-        }
+        self._villages = site.villages
+        self._vcards: dict[tuple[str, int], str] = {}  # made when first asked for
 
     def payloads(self) -> list[str]:
         """Every code of the site, in a stable order: page addresses, then contacts."""
         pages = [self.url(page) for page in self._pages]
-        return pages + [self._vcards[key] for key in sorted(self._vcards)]
+        members = sorted((village.id, number) for village in self._villages.values() for number in range(1, len(village.village.team) + 1))
+        return pages + [self._vcard(self._villages[village_id], number) for village_id, number in members]
+
+    def _vcard(self, village, number: int) -> str:
+        key = (village.id, number)
+        text = self._vcards.get(key)
+        if text is None:
+            text = self._vcards[key] = member_vcard(village.village, village.village.team[number - 1], self.t)
+        return text
 
     # -- what templates call -------------------------------------------------------------------
     def url(self, page) -> str:
@@ -112,12 +117,12 @@ class QrCodes:
         return self._print(url, self.t("qr.label_page", url=url), CARD_SYMBOL_MM)
 
     def vcard_text(self, village, number: int) -> str:
-        return self._vcards[(village.id, number)]
+        return self._vcard(village, number)
 
     def contact(self, village, number: int, *, on_card: bool = False) -> Markup:
         """Team member `number`'s vCard as a code: on screen, or card-sized on a household card."""
         member = village.village.team[number - 1]
-        payload = self._vcards[(village.id, number)]
+        payload = self._vcard(village, number)
         label = self.t("qr.label_contact", name=member.name)
         if on_card:
             return self._print(payload, label, CARD_SYMBOL_MM)
@@ -158,6 +163,11 @@ class QrPlugin(Plugin):
     def on_site(self, site, context) -> None:
         self.cache = QrCache(context.cache_dir)
         codes = QrCodes(site, context.config, Translator(context.config.language), self.cache)
+        context.globals["qr"] = codes
+        if context.edit:
+            # The few pages made again make their new codes as they are rendered: listing
+            # every code of the site (its vCards made) and the cache's keys is 0.1 s.
+            return
         # Encode every new code now, so this stage's time is the QR cost; a large batch is
         # encoded on every core, each worker storing its codes in the disk cache a batch at
         # a time (one transaction each). Codes already cached are read only by pages that are
@@ -168,7 +178,6 @@ class QrPlugin(Plugin):
         else:
             batches = [missing[start:start + PREPARE_BATCH] for start in range(0, len(missing), PREPARE_BATCH)]
             run_parallel([lambda batch=batch: self.cache.prepare_many(batch) for batch in batches], min_jobs=2)
-        context.globals["qr"] = codes
 
     def close(self) -> None:
         # The database's last connection, closed: its write-ahead log goes into the file and
