@@ -8,6 +8,9 @@ from contextlib import contextmanager, suppress
 from pathlib import Path
 
 
+_frozen = 0  # how many `frozen_heap` blocks this process is in (a forked one: its parent's)
+
+
 @contextmanager
 def gc_paused(keep: bool = False):
     """Unpickling a cache of hundreds of thousands of objects triggers the cyclic garbage
@@ -22,8 +25,8 @@ def gc_paused(keep: bool = False):
     try:
         yield
     finally:
-        if keep and gc.get_freeze_count():  # inside `frozen_heap`, which froze what came before
-            gc.freeze()
+        if keep and _frozen:  # inside `frozen_heap`, which froze what came before
+            gc.freeze()  # (gc.get_freeze_count() would walk the millions frozen: 0.04 s)
         if was_enabled:
             gc.enable()
 
@@ -35,10 +38,13 @@ def frozen_heap():
     again and again while the model is built and pages are rendered (half the model's time,
     a tenth of a rebuild's), and forked workers do not copy the pages of memory it would
     touch. Yields a function that freezes what was made since, too."""
+    global _frozen
     gc.freeze()
+    _frozen += 1
     try:
         yield gc.freeze
     finally:
+        _frozen -= 1
         gc.unfreeze()
 
 
