@@ -23,7 +23,7 @@ from .plugins import BuildContext, Plugin, default_plugins
 from .progress import Progress
 from .render import Renderer, theme_dirs
 from .speed import frozen_heap
-from .site import Site
+from .site import Site, TownshipPage
 
 
 @dataclass
@@ -184,7 +184,7 @@ TEMPLATES = {"TownshipPage": ("township.html", "township"), "VillagePage": ("vil
 def render_pages(site: Site, renderer: Renderer, output: Output, media: dict, pages, advance, plugins=(), context=None) -> None:
     """Every page, and the files features make from a page alone (`Plugin.page_files`): those
     go in the page's job, after it, so they find its Markdown and QR code in the caches."""
-    files = [(path, page.key, getattr(page, "id", getattr(page, "name", "")), page) for path, page in pages]
+    files = [(path, page.key, page.name if type(page) is TownshipPage else page.id, page) for path, page in pages]
     makers = [plugin for plugin in plugins if type(plugin).page_files is not Plugin.page_files]  # (not 10,000 no-op calls each)
     made = [(*file, path) for path, page in pages for plugin in makers for file in plugin.page_files(page, context)]
     missed = output.reuse_many(files)
