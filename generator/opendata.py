@@ -31,6 +31,7 @@ import json
 import pickle
 from dataclasses import dataclass
 from decimal import Decimal
+from operator import attrgetter
 
 from . import money
 from .config import NOTICE_KINDS
@@ -299,7 +300,7 @@ class OpenData:
     # -- rows ------------------------------------------------------------------------------------
     def _notices(self) -> list:
         if self._sorted is None:
-            self._sorted = sorted(self.site.notices.values(), key=lambda n: (n.village.village.id, n.notice.posted, n.notice.id))
+            self._sorted = sorted(self.site.notices.values(), key=attrgetter("village.village.id", "notice.posted", "notice.id"))
         return self._sorted
 
     def _village_row(self, page) -> dict:
@@ -472,8 +473,14 @@ class OpenData:
             output.write_bytes(self.table_path(table.name), self.files[table.name], f"open data: {table.name}")
         package = self.package()
         output.write_text(self.package_path, dumps(package), "open data: package descriptor")
+        # A village's fund items are made from what its page is (its notices, its names):
+        # after an edit the other villages' files are reused under their pages' keys at once.
+        villages = []
         for village_id, text in self._village_files.items():
-            output.write_text(self.village_items_path(village_id), text, f"open data: village {village_id}")
+            path, page_key = self.village_items_path(village_id), self.site.villages[village_id].key
+            villages.append((path, digest(page_key, path) if page_key else "", f"open data: village {village_id}", text))
+        for path, key, made_from, text in output.reuse_many([file for file in villages if file[1]]) + [file for file in villages if not file[1]]:
+            output.write_text(path, text, made_from, key=key or None)
         photos = None  # made when a record is first made: most builds reuse every record
         records = [(self.notice_path(page.notice.id), self._record_keys[page.notice.id], f"open data: notice {page.notice.id}", page)
                    for page in self._notices()]

@@ -21,6 +21,7 @@ from generator.build import build
 from generator.funds import FundRollups, FundsPlugin
 from generator.i18n import Translator
 from generator.opendata import TABLES, OpenData
+from generator.output import Output
 
 sys.path.insert(0, str(REPO / "bench"))
 from corpus import generate  # noqa: E402
@@ -187,6 +188,8 @@ def test_a_title_edit_makes_only_that_notices_rows_and_the_rollups_shown(county,
     for name in ("_notice_row", "_fund_item_rows", "_village_row", "_commitment_rows"):
         counting(monkeypatch, OpenData, name, calls[name])
     counting(monkeypatch, FundRollups, "_rollup", calls["_rollup"])
+    written: list = []
+    counting(monkeypatch, Output, "write_text", written)
     retitle(notice_file(county, edited))
     rebuild(county, tmp_path)
 
@@ -197,6 +200,8 @@ def test_a_title_edit_makes_only_that_notices_rows_and_the_rollups_shown(county,
     assert [args[0].id for args in calls["_commitment_rows"]] == [edited.village.id]
     # The county's roll-up (home page), and those of the village and township pages made again.
     assert sorted(args[0] for args in calls["_rollup"]) == ["county", "township", "village"]
+    # Of the villages' fund items, only the edited notice's village's file is made again.
+    assert [args[0] for args in written if args[0].startswith("data/villages/")] == [f"data/villages/{edited.village.id}/fund_items.csv"]
     rows = csv.DictReader(io.StringIO((tmp_path / "out" / "data" / "notices.csv").read_text(encoding="utf-8-sig")))
     assert [row["title"].startswith("更正：") for row in rows if row["notice_id"] == edited.id] == [True]
 
