@@ -20,7 +20,8 @@ it wrote for the leak gate (its findings join the gate's report, in the same ord
 the gate's last step reads only what this process wrote. What it defers (saving its cache
 for the next build) it does once the site is published (`Beside.let_go`), or, for features
 whose caches are small (`Plugin.saves_at_once`), as soon as it has answered: it then leaves,
-and its memory is free while the build runs the gate and the swap. The files are the
+and its memory is free while the build renders, runs the gate and the swap (its answer, the
+files it wrote, waits in a file of its own until the build reads it). The files are the
 same bytes as when the feature runs in this process (tests/test_background.py).
 
 Small sites, one-core machines, platforms without `fork` and `GONGSHI_JOBS=1` run every
