@@ -162,11 +162,12 @@ class Beside:
         with self._answer as answer:
             answer.seek(0)
             data = answer.read()
-        if not data:
+        try:
+            outcome, payload = pickle.loads(data)
+        except Exception:  # noqa: BLE001 - nothing, or part of an answer (its disk filled up): the process died
             _, status = os.waitpid(self.pid, 0)
             self.pid = None
-            raise BuildError(f"the {self.names} stage stopped without a result (exit status {status})")
-        outcome, payload = pickle.loads(data)
+            raise BuildError(f"the {self.names} stage stopped without a result (exit status {status})") from None
         if outcome == "error":
             raise payload
         if outcome == "message":

@@ -262,13 +262,39 @@ class Failing(Plugin):
             output.write_text("index.html", "<p>also here</p>", "failing feature")
         if self.how == "leak":  # written by the child, found by the child's scan for the gate
             output.write_text("search/leak.json", '{"x": "身份证 11010519491231002X"}', "failing feature")
+        if self.how == "dies":  # the process ends without a word (killed, out of memory)
+            os._exit(3)
 
 
 def _plugins(how: str) -> list[Plugin]:
     return [p for p in default_plugins() if p.name != "search"] + [Failing(how)]
 
 
-@pytest.mark.parametrize("how", ["content", "crash", "collision", "leak"])
+class _FillsUp:
+    """A feature process's answer file on a disk that fills up half-way through the answer."""
+
+    def __init__(self, *args, **kwargs):
+        self._file = _real_temporary_file(*args, **kwargs)
+
+    def write(self, data: bytes) -> int:
+        self._file.write(data[:len(data) // 2])
+        self._file.flush()
+        raise OSError(28, "No space left on device")
+
+    def __getattr__(self, name):
+        return getattr(self._file, name)
+
+    def __enter__(self):
+        return self._file.__enter__()
+
+    def __exit__(self, *exc):
+        return self._file.__exit__(*exc)
+
+
+_real_temporary_file = background.tempfile.TemporaryFile
+
+
+@pytest.mark.parametrize("how", ["content", "crash", "collision", "leak", "dies", "disk full"])
 def test_an_error_in_a_background_feature_stops_the_build_and_keeps_the_site(tmp_path, monkeypatch, forked, how):
     root = generate(tmp_path / "site", notices=20, villages=2, seed=4)
     monkeypatch.setenv("GONGSHI_CACHE", str(tmp_path / "cache"))
@@ -276,7 +302,10 @@ def test_an_error_in_a_background_feature_stops_the_build_and_keeps_the_site(tmp
     before = tree_bytes(out)
     notice = sorted((root / "content" / "notices").rglob("*.yaml"))[0]
     retitle(notice, "改 ")
-    expected = {"content": ContentError, "crash": RuntimeError, "collision": BuildError, "leak": BuildError}[how]
+    expected = {"content": ContentError, "crash": RuntimeError, "collision": BuildError, "leak": BuildError,
+                "dies": BuildError, "disk full": BuildError}[how]
+    if how == "disk full":
+        monkeypatch.setattr(background.tempfile, "TemporaryFile", _FillsUp)
     with pytest.raises(expected) as err:
         build(root, out, TODAY, plugins=_plugins(how))
     assert "search" in forked
@@ -286,6 +315,8 @@ def test_an_error_in_a_background_feature_stops_the_build_and_keeps_the_site(tmp
         assert str(err.value).splitlines()[-1] == "ValueError: a bug in a feature"
     elif how == "collision":
         assert "two pages map to index.html" in str(err.value)
+    elif how in ("dies", "disk full"):
+        assert "search stage stopped without a result" in str(err.value)
     else:
         assert str(err.value).splitlines()[1].startswith("search/leak.json:1:")
     assert tree_bytes(out) == before
