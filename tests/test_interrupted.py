@@ -34,12 +34,18 @@ def leftovers(root: Path) -> list[str]:
 
 
 def start_build(root: Path, cache: Path, ignoring: tuple[int, ...] = ()) -> subprocess.Popen:
-    """`gongshi build` of `root`, started with the signals `ignoring` ignored (as nohup does)."""
+    """`gongshi build` of `root`, started with the signals `ignoring` ignored (as nohup does)
+    and the others as a shell starts it, whatever the tests run under (a `nohup make test`
+    passes SIGHUP on ignored)."""
     env = {**os.environ, "GONGSHI_CACHE": str(cache), "PYTHONPATH": str(REPO)}
-    ignore = (lambda: [signal.signal(signum, signal.SIG_IGN) for signum in ignoring]) if ignoring else None
+
+    def dispositions() -> None:
+        for signum in (signal.SIGHUP, signal.SIGTERM, signal.SIGINT):
+            signal.signal(signum, signal.SIG_IGN if signum in ignoring else signal.SIG_DFL)
+
     return subprocess.Popen([sys.executable, "-m", "generator", "build", "--root", str(root), "--today", TODAY.isoformat()],
                             env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
-                            preexec_fn=ignore)
+                            preexec_fn=dispositions)
 
 
 def wait_until_building(root: Path, process: subprocess.Popen, files: int = 0) -> None:
