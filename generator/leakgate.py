@@ -134,27 +134,29 @@ class Rules:
         """Whether every file is read whole: nothing the last build passed counts."""
         return self.whole and self.added is None
 
-    def check(self, site_dir: Path, written, reused) -> tuple[list[str], list, dict]:
+    def check(self, site_dir: Path, written, reused, busy: int = 0) -> tuple[list[str], list, dict]:
         """The files of `written` the gate reads, read now, their leaks, and the numbers
         they met (leakcheck.scan_site's `met`): the files not `reused` from
         the last build whole; the reused ones not at all (the same rules), whole (other
         rules), or, when only the private names added since (`added`) and the numbers
         published on purpose changed, whole if they may hold a number no longer published
-        (`unsure`), else only for the names added."""
+        (`unsure`), else only for the names added. `busy`: cores other processes of the
+        build are working on meanwhile (the features' processes), left to them."""
         met: dict[str, tuple[str, ...]] = {}
+        jobs = max(1, self.jobs - busy)
         if self.reads_all:
             paths = list(written)
-            return paths, self.leaks(site_dir, paths, met=met), met
+            return paths, self.leaks(site_dir, paths, met=met, jobs=jobs), met
         fresh = [path for path in written if path not in reused]
-        leaks = self.leaks(site_dir, fresh, met=met)
+        leaks = self.leaks(site_dir, fresh, met=met, jobs=jobs)
         if self.added is None:
             return fresh, leaks, met
         linked = [path for path in written if path in reused]
         unsure = self.unsure(linked)
-        leaks += self.leaks(site_dir, unsure, met=met)
+        leaks += self.leaks(site_dir, unsure, met=met, jobs=jobs)
         if self.added:
             sure = set(unsure)
-            leaks += self.leaks(site_dir, [path for path in linked if path not in sure], mentions=self.added, met=met)
+            leaks += self.leaks(site_dir, [path for path in linked if path not in sure], mentions=self.added, met=met, jobs=jobs)
         return fresh + linked, leaks, met
 
     def unsure(self, linked: list[str]) -> list[str]:
@@ -217,16 +219,18 @@ class Rules:
             return None
         return frozenset(now.difference(before))
 
-    def leaks(self, site_dir: Path, files: list[str], mentions: frozenset[str] | None = None, met: dict | None = None) -> list:
-        """The leaks in these site paths, sorted; a large batch is scanned on every core.
-        `mentions`: see `added_names`; `met`: see leakcheck.scan_site."""
+    def leaks(self, site_dir: Path, files: list[str], mentions: frozenset[str] | None = None, met: dict | None = None,
+              jobs: int | None = None) -> list:
+        """The leaks in these site paths, sorted; a large batch is scanned on every core
+        (`jobs` processes, when given). `mentions`: see `added_names`; `met`: see
+        leakcheck.scan_site."""
         from .leakcheck import scan_site
         from .parallel import run_parallel
 
         if not files:
             return []
         files = sorted(files)
-        count = self.jobs
+        count = self.jobs if jobs is None else jobs
         slices = [files[start::count] for start in range(count)] if len(files) >= PARALLEL_FILES else [files]
         verdicts = self.verdicts if len(files) >= VERDICTS_FROM and mentions is None else None
 

@@ -439,6 +439,33 @@ def test_a_features_process_scans_its_files_on_every_core(tmp_path, monkeypatch,
     assert sorted(path for _, path in scanned) == sorted(set(path for _, path in scanned))  # each file read once
 
 
+def test_while_the_features_processes_run_the_build_scans_its_files_on_the_cores_they_leave(tmp_path, monkeypatch, forked):
+    """The gate reads the files written in the build's own process while the features'
+    processes finish: on two cores, one of them busy with the features, in this process
+    alone (a worker more would share a core and hold its own copy of what it touches)."""
+    from generator import leakcheck, leakgate
+
+    log = tmp_path / "scans.log"
+    real_scan = leakcheck.scan_site
+
+    def logged(site_dir, *, only=None, **options):
+        with open(log, "a", encoding="utf-8") as out:
+            out.writelines(f"{os.getpid()} {path}\n" for path in only or ())
+        return real_scan(site_dir, only=only, **options)
+
+    monkeypatch.setattr(leakcheck, "scan_site", logged)
+    monkeypatch.setattr(leakgate, "PARALLEL_FILES", 1)
+    monkeypatch.setenv("GONGSHI_JOBS", "2")
+    monkeypatch.setenv("GONGSHI_CACHE", str(tmp_path / "cache"))
+    root = generate(tmp_path / "site", notices=20, villages=2, seed=4)
+    build(root, tmp_path / "out", TODAY)
+    assert forked  # (a feature's process ran)
+    scanned = [line.split(" ", 1) for line in log.read_text(encoding="utf-8").splitlines()]
+    pages = {int(pid) for pid, path in scanned if path.startswith(("notices/", "villages/", "posters/"))}
+    assert pages == {os.getpid()}
+    assert {int(pid) for pid, path in scanned if path.startswith("search/")} - {os.getpid()}  # (the feature's own)
+
+
 def test_a_feature_whose_cache_is_small_saves_it_without_waiting_for_the_site_to_be_published(tmp_path, monkeypatch, forked):
     """`Plugin.saves_at_once`: the feature's process saves its cache once it has answered, and
     leaves, instead of holding its memory while the build runs the gate and the swap. Here
