@@ -412,12 +412,11 @@ def test_what_is_written_here_is_scanned_for_the_gate_while_the_features_finish(
     assert tree_bytes(out) == before
 
 
-def test_a_features_process_scans_its_files_on_every_core(tmp_path, monkeypatch, forked):
-    """A feature's process runs its feature alone (GONGSHI_JOBS=1 there), yet scans a large
-    batch of its files in slices on every core: it does so last, while the build waits."""
+def logging_scans(monkeypatch, log: Path) -> None:
+    """Every file the leak gate scans, from now on, noted in `log` as "pid path" lines, and
+    every batch scanned in slices, one per process the gate may use."""
     from generator import leakcheck, leakgate
 
-    log = tmp_path / "scans.log"
     real_scan = leakcheck.scan_site
 
     def logged(site_dir, *, only=None, **options):
@@ -427,6 +426,13 @@ def test_a_features_process_scans_its_files_on_every_core(tmp_path, monkeypatch,
 
     monkeypatch.setattr(leakcheck, "scan_site", logged)
     monkeypatch.setattr(leakgate, "PARALLEL_FILES", 1)
+
+
+def test_a_features_process_scans_its_files_on_every_core(tmp_path, monkeypatch, forked):
+    """A feature's process runs its feature alone (GONGSHI_JOBS=1 there), yet scans a large
+    batch of its files in slices on every core: it does so last, while the build waits."""
+    log = tmp_path / "scans.log"
+    logging_scans(monkeypatch, log)
     root = generate(tmp_path / "site", notices=20, villages=2, seed=4)
     with monkeypatch.context() as m:
         m.setenv("GONGSHI_JOBS", "1")
@@ -443,18 +449,8 @@ def test_while_the_features_processes_run_the_build_scans_its_files_on_the_cores
     """The gate reads the files written in the build's own process while the features'
     processes finish: on two cores, one of them busy with the features, in this process
     alone (a worker more would share a core and hold its own copy of what it touches)."""
-    from generator import leakcheck, leakgate
-
     log = tmp_path / "scans.log"
-    real_scan = leakcheck.scan_site
-
-    def logged(site_dir, *, only=None, **options):
-        with open(log, "a", encoding="utf-8") as out:
-            out.writelines(f"{os.getpid()} {path}\n" for path in only or ())
-        return real_scan(site_dir, only=only, **options)
-
-    monkeypatch.setattr(leakcheck, "scan_site", logged)
-    monkeypatch.setattr(leakgate, "PARALLEL_FILES", 1)
+    logging_scans(monkeypatch, log)
     monkeypatch.setenv("GONGSHI_JOBS", "2")
     monkeypatch.setenv("GONGSHI_CACHE", str(tmp_path / "cache"))
     root = generate(tmp_path / "site", notices=20, villages=2, seed=4)
