@@ -202,6 +202,14 @@ def saving(name: str, out: Path, saved: Path, at_once: bool = False) -> Plugin:
     return Saving()
 
 
+def appeared(path: Path, seconds: float) -> bool:
+    """Whether `path` is there within `seconds` (a feature's process saving its cache)."""
+    deadline = time.monotonic() + seconds
+    while not path.exists() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    return path.exists()
+
+
 def test_the_features_save_their_caches_once_the_site_is_published(tmp_path, monkeypatch, forked):
     """A feature's process saves its cache (what it defers) after the swap, not beside the
     leak gate and the swap (sharing the cores and the memory with them); processes forked
@@ -466,8 +474,6 @@ def test_a_feature_whose_cache_is_small_saves_it_without_waiting_for_the_site_to
     """`Plugin.saves_at_once`: the feature's process saves its cache once it has answered, and
     leaves, instead of holding its memory while the build runs the gate and the swap. Here
     the build, before it lets any feature's process go, waits until the cache is saved."""
-    from generator import background
-
     root = generate(tmp_path / "site", notices=20, villages=2, seed=4)
     out = tmp_path / "out"
     saved = tmp_path / "saved"
@@ -476,9 +482,7 @@ def test_a_feature_whose_cache_is_small_saves_it_without_waiting_for_the_site_to
 
     def let_go(self) -> None:
         if "funds" in self.names:
-            deadline = time.monotonic() + 30
-            while not saved.exists() and time.monotonic() < deadline:
-                time.sleep(0.01)
+            appeared(saved, 30)
         real_let_go(self)
 
     monkeypatch.setattr(background.Beside, "let_go", let_go)
@@ -495,8 +499,6 @@ def test_a_feature_that_wrote_many_files_leaves_before_the_build_reads_its_answe
     a pipe holds. The process still saves its cache and leaves once it has answered
     (`saves_at_once`), without waiting for the build to come and read the answer, which is
     after the rendering: the build here waits, before it reads, until the cache is saved."""
-    from generator import background
-
     root = generate(tmp_path / "site", notices=20, villages=2, seed=4)
     out = tmp_path / "out"
     saved = tmp_path / "saved"
@@ -517,10 +519,7 @@ def test_a_feature_that_wrote_many_files_leaves_before_the_build_reads_its_answe
 
     def join(self, output):
         if "funds" in self.names:
-            deadline = time.monotonic() + 10
-            while not saved.exists() and time.monotonic() < deadline:
-                time.sleep(0.01)
-            before_reading.append(saved.exists())
+            before_reading.append(appeared(saved, 10))
         return real_join(self, output)
 
     monkeypatch.setattr(background.Beside, "join", join)
