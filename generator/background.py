@@ -24,6 +24,11 @@ and its memory is free while the build renders, runs the gate and the swap (its 
 files it wrote, waits in a file of its own until the build reads it). The files are the
 same bytes as when the feature runs in this process (tests/test_background.py).
 
+After an edit, the search index goes further (`Ahead`): its process is forked before the
+content is loaded, loads the content and the index's state on the core this process leaves
+idle meanwhile, and hands back the texts of the files the edit changed, which the build
+writes (`Plugin.write_ahead`).
+
 Small sites, one-core machines, platforms without `fork` and `GONGSHI_JOBS=1` run every
 feature here, in order.
 """
@@ -34,6 +39,7 @@ import pickle
 import tempfile
 import time
 import traceback
+from pathlib import Path
 
 from .errors import BuildError, GongshiError
 from .inputs import fork_with_pipe, release_streams
@@ -118,19 +124,17 @@ def reap() -> None:
             _detached.remove(pid)
 
 
-class Beside:
-    """Some features' `on_write`, one after the other, in a child process from its creation until `join`."""
+class _Child:
+    """A child process that answers once, into a file of its own (`_fork`, `_answer_of`), and
+    saves what it defers once the site is published (`let_go`) or at once (`saves_at_once`)."""
 
-    def __init__(self, plugins: list, site, context, output, check=None):
-        """`check(written, reused)`: (the paths the leak gate must read of those the features
-        wrote, their leaks), run in the child once its files are written."""
-        self.plugins = plugins
-        self.names = ", ".join(plugin.name for plugin in plugins)
-        self.checked: list[str] = []  # paths the child scanned for the leak gate
-        self.leaks: list = []  # and what it found there
-        self.numbers: dict = {}  # and the numbers the files it read met (leakgate.Rules.check)
-        self.values: dict = {}  # what each feature's on_write returned, by name (for on_written)
-        self._before = (set(output.written), set(output.keys), set(output.sums), set(output.reused), set(output.from_standby))
+    names = ""
+    pid: int | None = None
+    _read: int | None = None
+    _go: int | None = None
+
+    def _fork(self, work, saves_at_once: bool) -> None:
+        """Fork the child, which runs `work()` -> (its answer, the jobs it defers)."""
         # The child's answer goes to a file of its own, not down the pipe: an answer larger
         # than the pipe holds (the files a feature wrote: thousands of paths) would keep the
         # child, and all the memory it holds, waiting until this process reads it, which is
@@ -145,16 +149,15 @@ class Beside:
             self.let_go()
             self._answer.close()
             raise
-        if pid == 0:  # the child: run the feature, send back what it wrote, leave
+        if pid == 0:  # the child: do the work, send back its answer, leave
             os.close(read)
-            _child(write, self._answer, go_read, plugins, site, context, output, self._before, check)
+            _child(write, self._answer, go_read, work, saves_at_once)
         os.close(write)
         os.close(go_read)
         self.pid, self._read = pid, read
 
-    def join(self, output) -> dict[str, float]:
-        """Wait for the child; merge what it wrote into `output`. Returns each feature's
-        running time, by name. The child's error is raised here."""
+    def _answer_of(self):
+        """Wait for the child's answer and return it; the child's error is raised here."""
         with os.fdopen(self._read, "rb") as pipe:
             self._read = None
             while pipe.read(1 << 10):  # (nothing comes: the end, once the answer is written)
@@ -174,16 +177,7 @@ class Beside:
             raise BuildError(payload)
         if outcome == "crash":  # an unexpected error: its traceback, last line last (cli shows that)
             raise RuntimeError(f"the {self.names} stage failed in its process:\n{payload}")
-        written, keys, sums, reused, from_standby, seconds, self.values, self.checked, self.leaks, self.numbers = payload
-        for site_path, made_from in written.items():
-            if site_path in output.written:
-                raise BuildError(f"two pages map to {site_path}: {output.written[site_path]} and {made_from}")
-            output.written[site_path] = made_from
-        output.keys.update(keys)
-        output.sums.update(sums)
-        output.reused.update(reused)
-        output.from_standby.update(from_standby)
-        return seconds
+        return payload
 
     def let_go(self) -> None:
         """Let the child save what it defers: it waits for this (the site is published), so
@@ -211,48 +205,147 @@ class Beside:
             self.pid = None
 
     def cancel(self) -> None:
-        """The build failed: stop the child (its cache files are written whole or not at all)."""
+        """The build failed, or does not want the answer: stop the child (its cache files are
+        written whole or not at all)."""
         if self.pid is not None:
             try:
                 os.kill(self.pid, 9)
             except OSError:
                 pass
             self.finish()
+        self.let_go()
         if self._read is not None:
             os.close(self._read)
             self._read = None
         self._answer.close()
 
 
-def _child(write: int, answer, go: int, plugins, site, context, output, before, check) -> None:
+class Beside(_Child):
+    """Some features' `on_write`, one after the other, in a child process from its creation until `join`."""
+
+    def __init__(self, plugins: list, site, context, output, check=None):
+        """`check(written, reused)`: (the paths the leak gate must read of those the features
+        wrote, their leaks), run in the child once its files are written."""
+        self.plugins = plugins
+        self.names = ", ".join(plugin.name for plugin in plugins)
+        self.checked: list[str] = []  # paths the child scanned for the leak gate
+        self.leaks: list = []  # and what it found there
+        self.numbers: dict = {}  # and the numbers the files it read met (leakgate.Rules.check)
+        self.values: dict = {}  # what each feature's on_write returned, by name (for on_written)
+        before = (set(output.written), set(output.keys), set(output.sums), set(output.reused), set(output.from_standby))
+        self._fork(lambda: _write_beside(plugins, site, context, output, before, check), all(plugin.saves_at_once for plugin in plugins))
+
+    def join(self, output) -> dict[str, float]:
+        """Wait for the child; merge what it wrote into `output`. Returns each feature's
+        running time, by name. The child's error is raised here."""
+        written, keys, sums, reused, from_standby, seconds, self.values, self.checked, self.leaks, self.numbers = self._answer_of()
+        for site_path, made_from in written.items():
+            if site_path in output.written:
+                raise BuildError(f"two pages map to {site_path}: {output.written[site_path]} and {made_from}")
+            output.written[site_path] = made_from
+        output.keys.update(keys)
+        output.sums.update(sums)
+        output.reused.update(reused)
+        output.from_standby.update(from_standby)
+        return seconds
+
+
+class Ahead(_Child):
+    """A feature's files after an edit, made in a process forked before the content is loaded
+    (`Plugin.ahead`): the search index, a rebuild's longest part. The build's process, which
+    until it forks the other features' processes has one core to itself, loads the content
+    and builds the model on it; the child loads them too, on the other core, with the
+    feature's own state, and makes the files the edit changed. It hands back their texts (and
+    which files are the last build's), for the build to write where the feature would have
+    written them (`Plugin.write_ahead`), and saves the feature's state once the site is
+    published. Started on a guess (`ahead`): the build cancels it when the content turns out
+    not to be an edit, and makes the files itself when the child's answer cannot be used."""
+
+    def __init__(self, plugin, root: Path, out_dir: Path, today, cache: Path):
+        self.plugin = plugin
+        self.names = plugin.name
+        self._fork(lambda: _make_ahead(plugin, root, out_dir, today, cache), plugin.saves_at_once)
+
+    def join(self):
+        """(the snapshot of the content it loaded (`Content.snapshot`), what
+        `Plugin.ahead_files` returned, the seconds it took); the child's error is raised here."""
+        return self._answer_of()
+
+
+def ahead(plugins: list, root: Path, out_dir: Path, today, cache: Path, manifest: Path) -> list[Ahead]:
+    """The `Ahead` processes worth starting before the content is loaded: on a large site
+    (by its content files, hashed just now) with a last build into `out_dir`, for each
+    feature that says it can use what it kept (`Plugin.ahead_possible`)."""
+    from .inputs import hashed
+
+    if not hasattr(os, "fork") or workers() < 2 or len(hashed(root / "content")) < MIN_PAGES or not manifest.is_file():
+        return []
+    started = []
+    for plugin in plugins:
+        if plugin.background and plugin.ahead_possible(cache, out_dir):
+            try:
+                started.append(Ahead(plugin, root, out_dir, today, cache))
+            except OSError:  # no process to be had: made as usual
+                pass
+    return started
+
+
+def _make_ahead(plugin, root: Path, out_dir: Path, today, cache: Path):
+    """In an `Ahead` child: load the content (leaving the parse cache to the build, and
+    giving up when more than an edit changed), build the model, make the feature's files."""
+    from .content import load_content
+    from .plugins import BuildContext
+    from .site import Site
+    from .speed import frozen_heap
+
+    with frozen_heap() as freeze:
+        content = load_content(root, cache, save=False, at_most=EDIT_ENTRIES)
+        site = Site.from_content(content, today)
+        freeze()
+        context = BuildContext(root=root, config=content.config, today=today, cache_dir=cache, content=content, edit=True)
+        context.deferred = []
+        start = time.perf_counter()
+        made = plugin.ahead_files(site, context, out_dir)
+        return (content.snapshot, made, time.perf_counter() - start), context.deferred
+
+
+def _write_beside(plugins, site, context, output, before, check):
+    """In a `Beside` child: the features' files, and what the build needs of them."""
+    context.deferred = []
+    seconds, values = {}, {}
+    for plugin in plugins:
+        start = time.perf_counter()
+        values[plugin.name] = plugin.on_write(site, context, output, lambda n=1: None)
+        seconds[plugin.name] = time.perf_counter() - start
+    written_before, keys_before, sums_before, reused_before, standby_before = before
+    written = {p: m for p, m in output.written.items() if p not in written_before}
+    reused = output.reused - reused_before
+    checked, leaks, numbers = check(list(written), reused) if check is not None else ([], [], {})
+    answer = (
+        written,
+        {p: k for p, k in output.keys.items() if p not in keys_before},
+        {p: s for p, s in output.sums.items() if p not in sums_before},
+        reused,
+        output.from_standby - standby_before,
+        seconds,
+        values,
+        checked,
+        leaks,
+        numbers,
+    )
+    return answer, context.deferred
+
+
+def _child(write: int, answer, go: int, work, saves_at_once: bool) -> None:
     status = 0
     try:
         # One process is enough: the rendering and the other features have the other cores,
         # and every worker more would hold its own copy of what it changes.
         os.environ["GONGSHI_JOBS"] = "1"
-        context.deferred = []
+        deferred = []
         try:
-            seconds, values = {}, {}
-            for plugin in plugins:
-                start = time.perf_counter()
-                values[plugin.name] = plugin.on_write(site, context, output, lambda n=1: None)
-                seconds[plugin.name] = time.perf_counter() - start
-            written_before, keys_before, sums_before, reused_before, standby_before = before
-            written = {p: m for p, m in output.written.items() if p not in written_before}
-            reused = output.reused - reused_before
-            checked, leaks, numbers = check(list(written), reused) if check is not None else ([], [], {})
-            result = ("ok", (
-                written,
-                {p: k for p, k in output.keys.items() if p not in keys_before},
-                {p: s for p, s in output.sums.items() if p not in sums_before},
-                reused,
-                output.from_standby - standby_before,
-                seconds,
-                values,
-                checked,
-                leaks,
-                numbers,
-            ))
+            payload, deferred = work()
+            result = ("ok", payload)
         except GongshiError as exc:
             result = ("error", exc)
         except BaseException:  # noqa: BLE001 - everything goes back to the build, which reports it
@@ -271,13 +364,13 @@ def _child(write: int, answer, go: int, plugins, site, context, output, before, 
         # (`saves_at_once`): then it leaves without waiting for the build to read the answer.
         release_streams()
         if result[0] == "ok":
-            if not all(plugin.saves_at_once for plugin in plugins):
+            if not saves_at_once:
                 try:
                     while os.read(go, 1 << 10):
                         pass
                 except OSError:
                     pass
-            for job in context.deferred:
+            for job in deferred:
                 job()
     except BaseException:  # noqa: BLE001
         status = 1

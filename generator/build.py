@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -62,24 +63,32 @@ def _build(root, out_dir, today, progress, plugins, inputs, detach, cache) -> Bu
         progress.say(progress.t("progress.up_to_date", out=str(out_dir)))
         return BuildResult(out_dir=out_dir, pages=0, files=0, site=None, timings=[])
 
-    # Phase one: everything into a checked model, or every problem at once.
-    with frozen_heap() as freeze:  # the records, then the model: they live until the build ends
-        with progress.stage("load"):
-            content = load_content(root, cache)
-        for masked in content.masked:
-            progress.say(progress.t("progress.masked", where=str(masked)))
-        with progress.stage("model"):
-            site = Site.from_content(content, today)
-        plugins = default_plugins() if plugins is None else plugins
-        context = BuildContext(root=root, config=content.config, today=today, cache_dir=cache, content=content)
-        try:
-            return _write_site(root, out_dir, today, progress, plugins, inputs, cache, content, site, context, detach, freeze)
-        finally:
-            for plugin in plugins:
-                plugin.close()
+    plugins = default_plugins() if plugins is None else plugins
+    # After an edit, features that can (the search index) make their files in processes
+    # started now, on the core this one leaves idle while it loads the content (background.Ahead).
+    ahead = background.ahead(plugins, root, out_dir, today, cache, manifest_path(cache, out_dir))
+    try:
+        # Phase one: everything into a checked model, or every problem at once.
+        with frozen_heap() as freeze:  # the records, then the model: they live until the build ends
+            with progress.stage("load"):
+                content = load_content(root, cache)
+            for masked in content.masked:
+                progress.say(progress.t("progress.masked", where=str(masked)))
+            with progress.stage("model"):
+                site = Site.from_content(content, today)
+            context = BuildContext(root=root, config=content.config, today=today, cache_dir=cache, content=content)
+            try:
+                return _write_site(root, out_dir, today, progress, plugins, inputs, cache, content, site, context, detach, freeze, ahead)
+            finally:
+                for plugin in plugins:
+                    plugin.close()
+    except BaseException:
+        for job in ahead:
+            job.cancel()
+        raise
 
 
-def _write_site(root, out_dir, today, progress, plugins, inputs, cache, content, site, context, detach, freeze) -> BuildResult:
+def _write_site(root, out_dir, today, progress, plugins, inputs, cache, content, site, context, detach, freeze, ahead) -> BuildResult:
     # Phase two: prepare the features, render into a temporary folder, check it, swap it in.
     beside: list[background.Beside] = []
     output = None
@@ -104,9 +113,14 @@ def _write_site(root, out_dir, today, progress, plugins, inputs, cache, content,
 
         edit = output.previous.get("base") == base and content.changed is not None and content.changed <= background.EDIT_ENTRIES
         context.edit = edit
+        if not (edit and background.wanted(len(pages))):
+            for job in ahead:  # (started on a guess: not an edit after all)
+                job.cancel()
+            ahead.clear()
         # After an edit, a feature that needs neither the renderer nor the page keys (the
         # search index, the rebuild's longest part) starts before the others are prepared.
-        first = background.first(plugins) if background.start_early(len(pages), edit) else []
+        ahead_names = {job.plugin.name for job in ahead}
+        first = [plugin for plugin in background.first(plugins) if plugin.name not in ahead_names] if background.start_early(len(pages), edit) else []
         for plugin in first:
             with progress.stage(plugin.name, report=False):
                 plugin.on_site(site, context)
@@ -128,10 +142,10 @@ def _write_site(root, out_dir, today, progress, plugins, inputs, cache, content,
         if background.wanted(len(pages)):
             previous = output.previous_keys
             rendered = sum(previous.get(path) != page.key for path, page in pages)
-            started = {plugin.name for job in beside for plugin in job.plugins}
+            started = {plugin.name for job in beside for plugin in job.plugins} | ahead_names
             for group in background.groups([plugin for plugin in plugins if plugin.background and plugin.name not in started], rendered):
                 start(group)
-        away = {plugin.name for job in beside for plugin in job.plugins}
+        away = {plugin.name for job in beside for plugin in job.plugins} | ahead_names
         with progress.stage("render", total=len(pages) + len(SINGLE_PAGES)) as advance:
             render_pages(site, renderer, output, media, pages, advance, plugins, context)
         values = {}  # what each feature's on_write returned, for its on_written
@@ -150,6 +164,12 @@ def _write_site(root, out_dir, today, progress, plugins, inputs, cache, content,
             with progress.stage("gate", report=False):
                 early = check(output.written, output.reused, busy=len(beside))
         seconds = {name: spent for job in beside for name, spent in job.join(output).items()}
+        for job in list(ahead):
+            plugin = job.plugin
+            with progress.stage(plugin.name, report=False) as advance:
+                values[plugin.name], seconds[plugin.name], used = _write_ahead(job, site, context, output, advance)
+            if not used:  # made here after all (the process cancelled)
+                ahead.remove(job)
         for job in beside:
             values.update(job.values)
         for plugin in plugins:  # reported in the features' order
@@ -166,18 +186,39 @@ def _write_site(root, out_dir, today, progress, plugins, inputs, cache, content,
         output.commit(inputs=inputs, gate=gate, base=base, gate_parts=rules.parts,
                       gate_numbers=rules.records(output.written, output.reused, met))
     except BaseException:
-        for job in beside:
+        for job in [*beside, *ahead]:
             job.cancel()
         if output is not None:
             output.discard()
         raise
-    for job in beside:  # the site is published: the features' processes save their caches
+    for job in [*beside, *ahead]:  # the site is published: the features' processes save their caches
         job.let_go()
-    for job in beside:
+    for job in [*beside, *ahead]:
         job.detach() if detach else job.finish()
     files = len(output.written)
     progress.say(progress.t("progress.built", pages=len(pages) + len(SINGLE_PAGES), files=files, out=str(out_dir), seconds=f"{progress.wall_seconds():.2f}"))
     return BuildResult(out_dir=out_dir, pages=len(pages) + len(SINGLE_PAGES), files=files, site=site, timings=progress.timings)
+
+
+def _write_ahead(job, site, context, output, advance) -> tuple:
+    """(what the feature's `on_write` returns, its seconds, whether the `Ahead` process's
+    files were used): made here instead (the process cancelled) when they cannot be, when
+    the process loaded other content than this one (a file saved meanwhile), or when it
+    failed (its error, if it is one, comes again here)."""
+    plugin = job.plugin
+    try:
+        snapshot, made, seconds = job.join()
+    except Exception:  # noqa: BLE001
+        snapshot, made = None, None
+    if snapshot != context.content.snapshot:  # (a file saved between the two loads)
+        made = None
+    value = plugin.write_ahead(made, output, advance) if made is not None else None
+    if value is not None:
+        return value, seconds, True
+    job.cancel()
+    start = time.perf_counter()
+    value = plugin.on_write(site, context, output, advance)
+    return value, time.perf_counter() - start, False
 
 
 SINGLE_PAGES = ("index.html", "404.html", "privacy.html")  # one template, one page, at the root

@@ -166,6 +166,9 @@ class Content:
     masked: list[Problem] = field(default_factory=list)  # numbers masked under `on_unmasked_pii: mask`
     slug_bases: dict[str, str] = field(default_factory=dict)  # township name -> site.slug_base(name)
     changed: int | None = None  # parse-cache entries that came or went since the last load (None: no cache)
+    # A hash of every file's path and bytes as read (the bytes' hash): two loads of the same
+    # root gave the same content exactly when their snapshots are equal (background.Ahead).
+    snapshot: str = ""
 
 
 # Fields that hold personal numbers on purpose: officials' phones are published, and the
@@ -567,8 +570,16 @@ def _team_numbers(file: _File, cache: ParseCache) -> list:
     return numbers
 
 
-def load_content(root: Path, cache_dir: Path | None = None) -> Content:
-    """Read and check every file of a site root; raises ContentError listing every problem."""
+class TooManyChanges(Exception):
+    """More files than `load_content`'s `at_most` are not in the parse cache."""
+
+
+def load_content(root: Path, cache_dir: Path | None = None, *, save: bool = True, at_most: int | None = None) -> Content:
+    """Read and check every file of a site root; raises ContentError listing every problem.
+
+    `save=False`: leave the parse cache as it was (another process of the build saves it).
+    `at_most`: raise TooManyChanges when more files than that must be parsed (a process
+    that wants the content only after an edit: background.Ahead)."""
     from .privacy import allowed_in_runs, normalize_digits
 
     root = Path(root)
@@ -646,6 +657,8 @@ def load_content(root: Path, cache_dir: Path | None = None) -> Content:
                 found[i] = (entry, entry[1])
             else:
                 todo.append(i)
+        if at_most is not None and len(todo) > at_most:
+            raise TooManyChanges(f"{len(todo)} {kind} files to read")
         parsed = run_parallel([lambda i=i: parse(files[i], kind, ids[i]) for i in todo])
         for i, (entry, file_problems, file_masked, read_digest) in zip(todo, parsed):
             problems.extend(file_problems)
@@ -675,9 +688,12 @@ def load_content(root: Path, cache_dir: Path | None = None) -> Content:
         slug_bases = slugs.result()
     finally:
         slugs.close()  # (not wanted after all: the content has problems)
-    changed = cache.save()
+    changed = cache.save() if save else None
+    snapshot = hashlib.sha256(config_digest.encode())
+    for file in (*village_files, *notice_files):
+        snapshot.update(f"\0{file.relpath}\0{file.digest}".encode("utf-8", "surrogateescape"))
     return Content(config=config, villages=villages, notices=notices, root=root, masked=sorted(set(masked)),
-                   slug_bases=slug_bases, changed=changed)
+                   slug_bases=slug_bases, changed=changed, snapshot=snapshot.hexdigest())
 
 
 class _SlugBases:

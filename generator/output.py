@@ -236,6 +236,13 @@ class Output:
         self.sums[site_path] = checksum
         return True
 
+    def reusable(self, site_path: str, checksum: str) -> bool:
+        """Whether `reuse_bytes(site_path, checksum, ...)` would keep or link a file (barring
+        one removed meanwhile), without doing it."""
+        if site_path in self._standby_files and self.standby.get("sums", {}).get(site_path) == checksum:
+            return True
+        return self.previous.get("sums", {}).get(site_path) == checksum and os.path.isfile(f"{self._out}/{site_path}")
+
     def _link_previous(self, site_path: str, made_from: str) -> bool:
         """`site_path` taken over from the previous build; when it is gone, not written at all."""
         if self._take_previous(site_path, self.path(site_path, made_from)):

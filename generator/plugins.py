@@ -88,6 +88,23 @@ class Plugin:
     def page_files(self, page, context: BuildContext) -> list[tuple]:
         return []
 
+    # After an edit, a background feature that needs neither the page keys nor the renderer
+    # may make its files in a process forked before the content is loaded (background.Ahead):
+    # `ahead_possible` says whether it kept what that takes (its state from the last build
+    # into `out_dir`); `ahead_files` runs in that process, with a model of its own, and
+    # returns what it made (picklable); `write_ahead` writes that into `output` in the build's
+    # process, at the point where `on_write` would have run, and returns what `on_write`
+    # would have, or None when it cannot use it (then `on_write` runs as usual).
+
+    def ahead_possible(self, cache_dir, out_dir) -> bool:
+        return False
+
+    def ahead_files(self, site, context: BuildContext, out_dir):
+        raise NotImplementedError
+
+    def write_ahead(self, made, output, advance):
+        return None
+
     def page_key(self, page) -> str:
         return ""
 

@@ -24,6 +24,7 @@ import json
 import re
 from dataclasses import dataclass
 
+from .errors import BuildError
 from .plugins import BuildContext, Plugin
 
 FIELDS = ("title", "tags", "body")
@@ -155,12 +156,42 @@ def kind_labels(t) -> list[tuple[str, str]]:
     return [(VILLAGE_KIND, t("search.kind_village"))] + [(kind, t(f"kind.{kind}")) for kind in NOTICE_KINDS]
 
 
-def _published(output, site_path: str) -> str | None:
+def _published(out_dir, site_path: str) -> str | None:
     """The site's file as the last build published it (export_changes checks it), or None."""
     try:
-        return (output.out_dir / site_path).read_text(encoding="utf-8")
+        return (out_dir / site_path).read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError):
         return None
+
+
+def _state_file(cache_dir):
+    return cache_dir / "search" / "export.pickle"
+
+
+@dataclass
+class _Made:
+    """What the search stage made: the export, the state it came from, its documents' count."""
+
+    exported: object
+    previous: object
+    state_file: object
+    count: int
+
+    @property
+    def entries(self) -> list[tuple[str, str | None]]:
+        """(site path, the last build's checksum when its file is the same, else None), in order."""
+        unchanged = self.exported.unchanged
+        return [(site_path, unchanged.get(site_path)) for site_path in self.exported.paths()]
+
+    def keep(self, context: BuildContext, sums: dict[str, str]) -> None:
+        """Save the state for the next build once the site is published (`sums`: the files'
+        checksums), unless it is the one on disk already."""
+        exported, previous = self.exported, self.previous
+        if self.state_file is None:
+            return
+        exported.state.sums = sums
+        if not (exported.edited == 0 and sums == previous.sums and exported.state.sources == previous.sources):
+            context.defer(lambda: exported.state.save(self.state_file))
 
 
 class SearchPlugin(Plugin):
@@ -179,6 +210,45 @@ class SearchPlugin(Plugin):
     def on_write(self, site, context: BuildContext, output, advance) -> dict:
         from functools import partial
 
+        made = self._export(site, context, partial(_published, output.out_dir))
+        sums = {}
+        for site_path, checksum in made.entries:
+            if checksum is None or not output.reuse_bytes(site_path, checksum, "search index"):
+                output.write_text(site_path, made.exported.text(site_path), "search index")
+            sums[site_path] = output.sums[site_path]
+        advance(made.count)
+        made.keep(context, sums)
+        return made.exported.summary
+
+    def ahead_possible(self, cache_dir, out_dir) -> bool:
+        """The state of the last export is kept, and the last build's index is there."""
+        return cache_dir is not None and _state_file(cache_dir).is_file() and (out_dir / "search" / "meta.js").is_file()
+
+    def ahead_files(self, site, context: BuildContext, out_dir) -> tuple:
+        """(summary, [(site path, its last build's checksum when that file is the same, else
+        None)], {site path: text} of the others, documents) in the `Ahead` process."""
+        from functools import partial
+
+        made = self._export(site, context, partial(_published, out_dir))
+        texts = {site_path: made.exported.text(site_path) for site_path, checksum in made.entries if checksum is None}
+        # (what Output.write_text records for a file it writes)
+        made.keep(context, {site_path: checksum or hashlib.sha256(texts[site_path].encode("utf-8")).hexdigest()
+                            for site_path, checksum in made.entries})
+        return made.exported.summary, made.entries, texts, made.count
+
+    def write_ahead(self, made, output, advance) -> dict | None:
+        summary, entries, texts, count = made
+        if not all(checksum is None or output.reusable(site_path, checksum) for site_path, checksum in entries):
+            return None  # (the last build's files are gone: the index is made here)
+        for site_path, checksum in entries:
+            if checksum is None:
+                output.write_text(site_path, texts[site_path], "search index")
+            elif not output.reuse_bytes(site_path, checksum, "search index"):
+                raise BuildError(f"{output.out_dir / site_path}: removed while the site was being built")
+        advance(count)
+        return summary
+
+    def _export(self, site, context: BuildContext, read) -> "_Made":
         from .i18n import Translator
         from .search_export import ExportState, export_all, export_changes, export_moved, state_version
 
@@ -186,30 +256,19 @@ class SearchPlugin(Plugin):
         kinds = kind_labels(t)
         # After an edit, the previous export's state (in the build cache) is brought up to
         # date instead of indexing every document again: the same files (search_export.py).
-        state_file = context.cache_dir / "search" / "export.pickle" if context.cache_dir is not None else None
+        state_file = _state_file(context.cache_dir) if context.cache_dir is not None else None
         version = state_version()
         previous = ExportState.load(state_file, version) if state_file is not None else None
         sources: dict[str, bytes] = {}
         docs = documents(site, t, previous.known_documents() if previous is not None else None, sources)
         exported = None
         if previous is not None:
-            read = partial(_published, output)
             # Documents edited, or else added or removed (every later number moves).
             exported = export_changes(docs, kinds, site, previous, read=read) or export_moved(docs, kinds, site, previous, read=read)
         if exported is None:
             exported = export_all(docs, kinds, site, version)
         exported.state.sources = sources
-        paths = exported.paths()
-        for site_path in paths:
-            checksum = exported.unchanged.get(site_path)
-            if checksum is None or not output.reuse_bytes(site_path, checksum, "search index"):
-                output.write_text(site_path, exported.text(site_path), "search index")
-        advance(len(docs))
-        if state_file is not None:
-            exported.state.sums = {site_path: output.sums[site_path] for site_path in paths}
-            if not (exported.edited == 0 and exported.state.sums == previous.sums and sources == previous.sources):
-                context.defer(lambda: exported.state.save(state_file))  # (else the state on disk is this one already)
-        return exported.summary
+        return _Made(exported, previous, state_file, len(docs))
 
     def on_written(self, site, context: BuildContext, output, value: dict) -> None:
         html = context.renderer.render(

@@ -26,15 +26,28 @@ TODAY = dt.date(2026, 11, 22)
 
 @pytest.fixture
 def forked(monkeypatch) -> list[str]:
-    """Every background start, by plugin name; the small test sites take the forked path."""
+    """Every background start, by plugin name ("search:ahead" for a process started before
+    the content is loaded, background.Ahead; "search:cancelled" when it was not wanted after
+    all); the small test sites take the forked path."""
     started: list[str] = []
     real = background.Beside.__init__
+    real_ahead, real_cancel = background.Ahead.__init__, background.Ahead.cancel
 
     def counting(self, plugins, *args):
         started.extend(plugin.name for plugin in plugins)
         real(self, plugins, *args)
 
+    def ahead(self, plugin, *args):
+        started.append(f"{plugin.name}:ahead")
+        real_ahead(self, plugin, *args)
+
+    def cancel(self):
+        started.append(f"{self.plugin.name}:cancelled")
+        real_cancel(self)
+
     monkeypatch.setattr(background.Beside, "__init__", counting)
+    monkeypatch.setattr(background.Ahead, "__init__", ahead)
+    monkeypatch.setattr(background.Ahead, "cancel", cancel)
     monkeypatch.setattr(background, "MIN_PAGES", 1)
     monkeypatch.setenv("GONGSHI_JOBS", "2")
     return started
@@ -62,8 +75,11 @@ def test_search_open_data_and_supervision_written_beside_give_the_same_site(tmp_
     real_leaks = leakgate.Rules.leaks
     monkeypatch.setattr(leakgate.Rules, "leaks", lambda self, site_dir, files, **kw: (here.extend(files), real_leaks(self, site_dir, files, **kw))[1])
     result = build(root, out, TODAY)
-    assert forked.count("search") == 2
-    assert here and not [path for path in here if path.startswith(("search/", "data/", "supervision"))]
+    # The search index was made in a process started before the content was loaded; the
+    # files it changed are written, and read by the gate, in this one.
+    assert forked.count("search") == 1 and forked.count("search:ahead") == 1 and "search:cancelled" not in forked
+    assert here and not [path for path in here if path.startswith(("data/", "supervision"))]
+    assert [path for path in here if path.startswith("search/")]
     with monkeypatch.context() as m:
         m.setenv("GONGSHI_JOBS", "1")
         assert tree_bytes(result.out_dir) == clean_build(root, tmp_path / "single2", TODAY, m)
@@ -105,17 +121,23 @@ def test_after_an_edit_the_search_index_starts_before_the_page_keys(tmp_path, mo
             assert tree_bytes(result.out_dir) == clean_build(root, tmp_path / mark, TODAY, m)
         return started
 
+    # An edit: the search index is made in a process started before the content is loaded.
     edit(notices[2:3], "更正")
-    assert rebuilt("one") == ["search", "prepare", "keys", "funds", "supervision"]
+    assert rebuilt("one") == ["search:ahead", "prepare", "keys", "funds", "supervision"]
     edit(notices[:background.EDIT_ENTRIES // 2 + 1], "再改")  # more entries came and went than an edit's
-    assert rebuilt("many") == after_keys
+    assert rebuilt("many") == ["search:ahead", "search:cancelled", *after_keys]
     edit(notices[5:6], "三改")
-    assert rebuilt("again") == ["search", "prepare", "keys", "funds", "supervision"]
+    assert rebuilt("again") == ["search:ahead", "prepare", "keys", "funds", "supervision"]
+    # Without the last build's index (a CI runner's empty folder), it is made in a process
+    # forked before the page keys.
+    shutil.rmtree(out / "search")
+    edit(notices[4:5], "又改")
+    assert rebuilt("no index") == ["search", "prepare", "keys", "funds", "supervision"]
     css = root / "themes" / "default" / "static" / "extra.css"
     css.parent.mkdir(parents=True, exist_ok=True)
     css.write_text("p { margin: 0 }\n", encoding="utf-8")  # a theme file: every page's base key
     edit(notices[6:7], "四改")
-    assert rebuilt("theme") == after_keys
+    assert rebuilt("theme") == ["search:ahead", "search:cancelled", *after_keys]
 
 
 def test_a_search_page_made_of_other_features_globals_after_an_edit(tmp_path, monkeypatch, forked):
@@ -139,7 +161,7 @@ def test_a_search_page_made_of_other_features_globals_after_an_edit(tmp_path, mo
     retitle(notice, "更正 ")
     forked.clear()
     result = build(root, out, TODAY)
-    assert forked[0] == "search"  # started first: before the funds feature set its globals
+    assert forked[0] == "search:ahead"  # started first: before the funds feature set its globals
     assert '<p id="funds-total">' in (out / "search.html").read_text(encoding="utf-8")
     with monkeypatch.context() as m:
         m.setenv("GONGSHI_JOBS", "1")
@@ -530,3 +552,98 @@ def test_a_feature_that_wrote_many_files_leaves_before_the_build_reads_its_answe
     assert "funds" in forked
     assert before_reading == [True]
     assert sorted(p.name for p in (out / "data" / "many").iterdir()) == [f"{n:05d}.txt" for n in range(count)]
+
+
+# -- the search index made in a process started before the content is loaded (background.Ahead) --
+
+def _edited_twice(root: Path, out: Path, tmp_path: Path, monkeypatch, forked: list[str]) -> list[list[str]]:
+    """Two edits rebuilt one after the other, each compared with a clean one-process build;
+    returns what each started."""
+    notices = sorted((root / "content" / "notices").rglob("*.yaml"))
+    starts = []
+    for number, notice in enumerate(notices[3:5]):
+        retitle(notice, f"更正{number} ")
+        forked.clear()
+        result = build(root, out, TODAY)
+        starts.append(list(forked))
+        with monkeypatch.context() as m:
+            m.setenv("GONGSHI_JOBS", "1")
+            assert tree_bytes(result.out_dir) == clean_build(root, tmp_path / f"single{number}", TODAY, m)
+    return starts
+
+
+def test_after_an_edit_the_search_index_comes_from_a_process_started_before_the_content_is_loaded(tmp_path, monkeypatch, forked):
+    """Its files are those a build from nothing makes, and so is the state it saves for the
+    next edit; the build's process does not make the index (its on_write is not called)."""
+    from generator.search import SearchPlugin
+
+    root = generate(tmp_path / "site", notices=60, villages=6, seed=11)
+    monkeypatch.setenv("GONGSHI_CACHE", str(tmp_path / "cache"))
+    out = tmp_path / "out"
+    build(root, out, TODAY)
+    pid = os.getpid()
+    real = SearchPlugin.on_write
+    here = []
+    monkeypatch.setattr(SearchPlugin, "on_write",
+                        lambda self, *args: (here.append((os.getpid() == pid, os.environ["GONGSHI_JOBS"])), real(self, *args))[1])
+    starts = _edited_twice(root, out, tmp_path, monkeypatch, forked)
+    assert starts == [["search:ahead", "funds", "supervision"]] * 2
+    assert here == [(True, "1")] * 2  # (the clean builds, in one process)
+
+
+@pytest.mark.parametrize("how", ["file gone", "crash", "saved meanwhile"])
+def test_when_the_ahead_process_cannot_be_used_the_index_is_made_here(tmp_path, monkeypatch, forked, how):
+    """A file of the last build's index gone from the folder (it cannot be linked), the
+    process failing, or the edited file saved again after it read it and before this
+    process did: the index is made in this process, and is what a build from nothing makes.
+    (Files that did not change since they were hashed are read from the parse cache, by
+    that hash, in both processes.)"""
+    from generator import content as content_module
+    from generator.search import SearchPlugin
+
+    root = generate(tmp_path / "site", notices=60, villages=6, seed=13)
+    monkeypatch.setenv("GONGSHI_CACHE", str(tmp_path / "cache"))
+    out = tmp_path / "out"
+    build(root, out, TODAY)
+    notices = sorted((root / "content" / "notices").rglob("*.yaml"))
+    if how == "file gone":
+        shards = sorted((out / "search" / "r").glob("*.js"))
+        assert shards
+        shards[-1].unlink()
+    elif how == "crash":
+        monkeypatch.setattr(SearchPlugin, "ahead_files", lambda self, *args: 1 / 0)
+    else:  # the ahead process loads first; the build's process finds the notice saved again
+        real_load = content_module.load_content
+        saved = []
+
+        def load(root, cache_dir=None, **kw):
+            if kw.get("save") is not False and not saved:  # (the build's process, once)
+                time.sleep(0.5)  # (the ahead process has read the notice by then)
+                retitle(notices[2], "又改 ")
+                saved.append(True)
+            return real_load(root, cache_dir, **kw)
+
+        monkeypatch.setattr(content_module, "load_content", load)
+        monkeypatch.setattr("generator.build.load_content", load)
+    retitle(notices[2], "更正 ")
+    forked.clear()
+    result = build(root, out, TODAY)
+    assert forked == ["search:ahead", "funds", "supervision", "search:cancelled"]
+    with monkeypatch.context() as m:
+        m.setenv("GONGSHI_JOBS", "1")
+        assert tree_bytes(result.out_dir) == clean_build(root, tmp_path / "single", TODAY, m)
+
+
+def test_a_content_error_stops_the_ahead_process(tmp_path, monkeypatch, forked):
+    root = generate(tmp_path / "site", notices=60, villages=6, seed=17)
+    monkeypatch.setenv("GONGSHI_CACHE", str(tmp_path / "cache"))
+    out = tmp_path / "out"
+    build(root, out, TODAY)
+    before = tree_bytes(out)
+    notice = sorted((root / "content" / "notices").rglob("*.yaml"))[1]
+    notice.write_text(notice.read_text(encoding="utf-8").replace("title:", "title: [", 1), encoding="utf-8")
+    forked.clear()
+    with pytest.raises(ContentError):
+        build(root, out, TODAY)
+    assert forked == ["search:ahead", "search:cancelled"]
+    assert tree_bytes(out) == before

@@ -268,16 +268,32 @@ def test_random_edits_committed_to_git_rebuild_to_the_same_bytes(tmp_path, monke
     edit_sequence(tmp_path, monkeypatch, seed, EDITS + MORE_EDITS * 2, steps=8, git=True)
 
 
+@pytest.mark.parametrize("seed", [41, 42])
+def test_random_edits_with_the_features_in_their_own_processes_rebuild_to_the_same_bytes(tmp_path, monkeypatch, seed):
+    """The same on the path of a large site: the search index, open data and supervision
+    lists in processes of their own (background.py), the index after an edit in a process
+    started before the content is loaded (background.Ahead), the clean builds in one process."""
+    from generator import background
+
+    monkeypatch.setattr(background, "MIN_PAGES", 1)
+    used = []
+    real_ahead = background.Ahead.join
+    monkeypatch.setattr(background.Ahead, "join", lambda self: (used.append(self.plugin.name), real_ahead(self))[1])
+    monkeypatch.setenv("GONGSHI_JOBS", "2")
+    edit_sequence(tmp_path, monkeypatch, seed, EDITS + MORE_EDITS, steps=8, clean_jobs="1")
+    assert "search" in used  # (some steps were edits)
+
+
 def _git(root: Path, *args: str, day: str = "2021-01-05", hour: int = 9) -> None:
     date = f"{day}T{hour:02d}:00:00+08:00"
     subprocess.run(["git", "-c", "user.name=clerk", "-c", "user.email=clerk@example.cn", *args], cwd=root, check=True,
                    capture_output=True, env={"GIT_COMMITTER_DATE": date, "GIT_AUTHOR_DATE": date, "PATH": "/usr/bin:/bin"})
 
 
-def edit_sequence(tmp_path, monkeypatch, seed: int, edits: list, steps: int = 6, git: bool = False) -> None:
+def edit_sequence(tmp_path, monkeypatch, seed: int, edits: list, steps: int = 6, git: bool = False, clean_jobs: str | None = None) -> None:
     """Build, then `steps` times: a random edit (committed, with `git`, seven times in ten),
     a rebuild, and the rebuilt site compared with a full build of the same content into an
-    empty folder without a cache."""
+    empty folder without a cache (with `clean_jobs` as GONGSHI_JOBS, when given)."""
     root = generate(tmp_path / "site", notices=40, villages=6, seed=seed)
     monkeypatch.setenv("GONGSHI_CACHE", str(tmp_path / "cache"))
     if git:
@@ -298,7 +314,11 @@ def edit_sequence(tmp_path, monkeypatch, seed: int, edits: list, steps: int = 6,
                 _git(root, "commit", "--amend", "-qm", f"step {step}, amended", "--allow-empty", day=day, hour=11)
         today = TODAY + dt.timedelta(days=rng.choice([0, 0, 0, 3]))  # sometimes a day passes
         result = build(root, out, today)
-        assert tree_bytes(out) == full_build(root, tmp_path, today, monkeypatch), f"step {step}: {edit.__name__}"
+        with monkeypatch.context() as m:
+            if clean_jobs is not None:
+                m.setenv("GONGSHI_JOBS", clean_jobs)
+            full = full_build(root, tmp_path, today, m)
+        assert tree_bytes(out) == full, f"step {step}: {edit.__name__}"
         assert folders(out) == folders(tmp_path / "full"), f"step {step}: {edit.__name__}"
         assert result.files == len(tree_bytes(out)) or (result.site is None and not result.files)  # (an edit that changed nothing)
 
@@ -1183,3 +1203,4 @@ def test_the_gate_after_phones_change_reports_what_a_build_from_nothing_reports(
         monkeypatch.setattr(leakgate, "VERDICTS_FROM", 1)
     ended = gate_sequence(tmp_path, monkeypatch, seed, fresh=fresh)
     assert "failed" in ended and "built" in ended[1:]  # (both kinds of step were met)
+
