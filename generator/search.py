@@ -230,11 +230,12 @@ class SearchPlugin(Plugin):
         from functools import partial
 
         made = self._export(site, context, partial(_published, out_dir))
-        texts = {site_path: made.exported.text(site_path) for site_path, checksum in made.entries if checksum is None}
+        entries = made.entries
+        texts = {site_path: made.exported.text(site_path) for site_path, checksum in entries if checksum is None}
         # (what Output.write_text records for a file it writes)
         made.keep(context, {site_path: checksum or hashlib.sha256(texts[site_path].encode("utf-8")).hexdigest()
-                            for site_path, checksum in made.entries})
-        return made.exported.summary, made.entries, texts, made.count
+                            for site_path, checksum in entries})
+        return made.exported.summary, entries, texts, made.count
 
     def write_ahead(self, made, output, advance) -> dict | None:
         summary, entries, texts, count = made
