@@ -216,3 +216,32 @@ def test_only_files_inside_the_output_folder_are_served(tmp_path):
     assert resolve(out, "../secret.txt") is None
     assert resolve(out, "notices/../../secret.txt") is None
     assert resolve(out, "missing.html") is None
+
+
+def test_a_large_site_rebuilds_with_its_features_in_processes_forked_from_the_rebuilding_thread(tmp_path, monkeypatch):
+    """On a site of 300 pages or more, with two cores, a rebuild after an edit forks the
+    features' processes (the search index's before the content is loaded: background.Ahead)
+    from the server's rebuilding thread. Two edits later, the served folder is the bytes of
+    a clean build in one process."""
+    import datetime as dt
+    import shutil
+
+    sys.path.insert(0, str(REPO / "bench"))
+    from conftest import clean_build, tree_bytes
+    from corpus import generate
+
+    root = generate(tmp_path / "site", notices=300, villages=20, seed=8)
+    notices = sorted((root / "content" / "notices").rglob("*.yaml"))
+    monkeypatch.setenv("GONGSHI_JOBS", "2")
+    monkeypatch.setenv("GONGSHI_CACHE", str(tmp_path / "cache"))
+    with dev_server(root) as (url, terminal):
+        for number, notice in enumerate(notices[5:7], start=1):
+            text = notice.read_text(encoding="utf-8")
+            notice.write_text(re.sub(r"(?m)^title: ", f"title: 第{number}次更正 ", text, count=1), encoding="utf-8")
+            terminal.wait_for(r"^Rebuilt in", times=number)
+            status, page = fetch(url + f"notices/{notice.stem}.html")
+            assert status == 200 and title(page).startswith(f"第{number}次更正 "), terminal.text()
+        served = tree_bytes(root / "build")
+    shutil.rmtree(tmp_path / "cache")
+    monkeypatch.setenv("GONGSHI_JOBS", "1")
+    assert served == clean_build(root, tmp_path / "clean", dt.date.fromisoformat(DEMO_TODAY), monkeypatch)
