@@ -179,6 +179,14 @@ class _Child:
             raise RuntimeError(f"the {self.names} stage failed in its process:\n{payload}")
         return payload
 
+    def answered(self) -> bool:
+        """Whether the child has answered (or died): the end of its pipe has come. Never waits."""
+        if self._read is None:
+            return True
+        import select
+
+        return bool(select.select([self._read], [], [], 0)[0])
+
     def let_go(self) -> None:
         """Let the child save what it defers: it waits for this (the site is published), so
         that its saving (the search index's state: a third of a second, and tens of

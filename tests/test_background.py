@@ -481,6 +481,7 @@ def test_while_the_features_processes_run_the_build_scans_its_files_on_the_cores
     alone (a worker more would share a core and hold its own copy of what it touches)."""
     log = tmp_path / "scans.log"
     logging_scans(monkeypatch, log)
+    monkeypatch.setattr(background.Beside, "answered", lambda self: False)  # (still working throughout)
     monkeypatch.setenv("GONGSHI_JOBS", "2")
     monkeypatch.setenv("GONGSHI_CACHE", str(tmp_path / "cache"))
     root = generate(tmp_path / "site", notices=20, villages=2, seed=4)
@@ -490,6 +491,29 @@ def test_while_the_features_processes_run_the_build_scans_its_files_on_the_cores
     pages = {int(pid) for pid, path in scanned if path.startswith(("notices/", "villages/", "posters/"))}
     assert pages == {os.getpid()}
     assert {int(pid) for pid, path in scanned if path.startswith("search/")} - {os.getpid()}  # (the feature's own)
+
+
+def test_once_the_features_processes_have_answered_the_build_reads_the_rest_of_its_files_on_every_core(tmp_path, monkeypatch, forked):
+    """A large batch is read in parts, each on the cores free when it starts: the first
+    while the features' process works, in this process alone; the rest, once it has
+    answered, on both cores. The site is the same bytes as a build in one process."""
+    log = tmp_path / "scans.log"
+    logging_scans(monkeypatch, log)
+    asked = []
+    monkeypatch.setattr(background.Beside, "answered", lambda self: len(asked.append(1) or asked) > 1)  # (busy for the first part)
+    monkeypatch.setenv("GONGSHI_JOBS", "2")
+    monkeypatch.setenv("GONGSHI_CACHE", str(tmp_path / "cache"))
+    root = generate(tmp_path / "site", notices=20, villages=2, seed=4)
+    result = build(root, tmp_path / "out", TODAY)
+    assert forked and len(asked) == 2  # (the first part, then the rest at once)
+    scanned = [line.split(" ", 1) for line in log.read_text(encoding="utf-8").splitlines()]
+    pages = [(int(pid), path) for pid, path in scanned if path.startswith(("notices/", "villages/", "posters/"))]
+    here = [path for pid, path in pages if pid == os.getpid()]
+    elsewhere = [path for pid, path in pages if pid != os.getpid()]
+    assert here and elsewhere  # (the rest on both cores: this process and a worker)
+    with monkeypatch.context() as m:
+        m.setenv("GONGSHI_JOBS", "1")
+        assert tree_bytes(result.out_dir) == clean_build(root, tmp_path / "single", TODAY, m)
 
 
 def test_a_feature_whose_cache_is_small_saves_it_without_waiting_for_the_site_to_be_published(tmp_path, monkeypatch, forked):
