@@ -260,7 +260,7 @@ class Beside(_Child):
 
 class Ahead(_Child):
     """A feature's files after an edit, made in a process forked before the content is loaded
-    (`Plugin.ahead`): the search index, a rebuild's longest part. The build's process, which
+    (`Plugin.ahead_possible`, `ahead_files`, `write_ahead`): the search index, a rebuild's longest part. The build's process, which
     until it forks the other features' processes has one core to itself, loads the content
     and builds the model on it; the child loads them too, on the other core, with the
     feature's own state, and makes the files the edit changed. It hands back their texts (and

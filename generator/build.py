@@ -113,14 +113,15 @@ def _write_site(root, out_dir, today, progress, plugins, inputs, cache, content,
 
         edit = output.previous.get("base") == base and content.changed is not None and content.changed <= background.EDIT_ENTRIES
         context.edit = edit
-        if not (edit and background.wanted(len(pages))):
+        early_start = background.start_early(len(pages), edit)
+        if not early_start:
             for job in ahead:  # (started on a guess: not an edit after all)
                 job.cancel()
             ahead.clear()
         # After an edit, a feature that needs neither the renderer nor the page keys (the
         # search index, the rebuild's longest part) starts before the others are prepared.
         ahead_names = {job.plugin.name for job in ahead}
-        first = [plugin for plugin in background.first(plugins) if plugin.name not in ahead_names] if background.start_early(len(pages), edit) else []
+        first = [plugin for plugin in background.first(plugins) if plugin.name not in ahead_names] if early_start else []
         for plugin in first:
             with progress.stage(plugin.name, report=False):
                 plugin.on_site(site, context)

@@ -173,7 +173,7 @@ class Output:
 
     def _kept(self, site_path: str, made_from: str, recorded: dict, table: str, value: str) -> bool:
         """Keep the standby's file at `site_path` when it was made from `value` (a key or checksum)."""
-        if site_path not in self._standby_files or self.standby.get(table, {}).get(site_path) != value:
+        if not self._in_standby(site_path, table, value):
             return False
         self.path(site_path, made_from)
         recorded[site_path] = value
@@ -236,10 +236,14 @@ class Output:
         self.sums[site_path] = checksum
         return True
 
+    def _in_standby(self, site_path: str, table: str, value: str) -> bool:
+        """Whether the standby holds `site_path`, made from `value` (its "keys" or "sums")."""
+        return site_path in self._standby_files and self.standby.get(table, {}).get(site_path) == value
+
     def reusable(self, site_path: str, checksum: str) -> bool:
         """Whether `reuse_bytes(site_path, checksum, ...)` would keep or link a file (barring
         one removed meanwhile), without doing it."""
-        if site_path in self._standby_files and self.standby.get("sums", {}).get(site_path) == checksum:
+        if self._in_standby(site_path, "sums", checksum):
             return True
         return self.previous.get("sums", {}).get(site_path) == checksum and os.path.isfile(f"{self._out}/{site_path}")
 
