@@ -112,6 +112,12 @@ if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_close_go_ends)
 
 
+def leave(pid: int) -> None:
+    """A child that saves a cache once this build has returned (it holds the build lock until
+    it is done): `reap` collects it."""
+    _detached.append(pid)
+
+
 def reap() -> None:
     """Collect the children earlier builds in this process detached (a dev server builds many
     times) once they have exited; never waits."""
@@ -209,7 +215,7 @@ class _Child:
         published). It holds the build lock until it is done (buildlock.py); `reap` collects it."""
         self.let_go()
         if self.pid is not None:
-            _detached.append(self.pid)
+            leave(self.pid)
             self.pid = None
 
     def cancel(self) -> None:

@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 from . import background
 from .buildlock import BuildLock
-from .content import PROJECT_FIELDS, load_content
+from .content import PROJECT_FIELDS, load_content, saving
 from .i18n import Translator, cli_language
 from .inputs import inputs_digest, manifest_path, tool_digest, up_to_date
 from .leakgate import Rules
@@ -53,7 +54,11 @@ def build(root: Path, out_dir: Path | None = None, today: dt.date | None = None,
         background.reap()  # the processes earlier builds of this process left saving caches
         if lock.held:  # no other build of this cache runs: what one left in a temporary folder is garbage
             remove_killed_build(out_dir, manifest_path(cache, out_dir))
-        return _build(root, out_dir, today, progress, plugins, inputs, detach, cache)
+        try:
+            return _build(root, out_dir, today, progress, plugins, inputs, detach, cache)
+        finally:
+            for pid in saving():  # the parse cache, written by a process of its own (content.py)
+                background.leave(pid) if detach else os.waitpid(pid, 0)
 
 
 def _build(root, out_dir, today, progress, plugins, inputs, detach, cache) -> BuildResult:
@@ -71,7 +76,7 @@ def _build(root, out_dir, today, progress, plugins, inputs, detach, cache) -> Bu
         # Phase one: everything into a checked model, or every problem at once.
         with frozen_heap() as freeze:  # the records, then the model: they live until the build ends
             with progress.stage("load"):
-                content = load_content(root, cache)
+                content = load_content(root, cache, save="apart")
             for masked in content.masked:
                 progress.say(progress.t("progress.masked", where=str(masked)))
             with progress.stage("model"):

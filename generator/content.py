@@ -7,6 +7,7 @@ the records or raises one `ContentError` listing every problem found.
 from __future__ import annotations
 
 import datetime as dt
+import gc
 import hashlib
 import os
 import pickle
@@ -534,11 +535,16 @@ class ParseCache:
     def shard(key: str) -> str:
         return key[-2:]  # hex digits of a hash (some keys start with a word)
 
-    def save(self) -> int | None:
+    def save(self, apart: bool = False) -> int | None:
         """Write the shards whose entries changed; entries not used by this load are dropped.
         Returns how many keys came, went or had their entry made again since the last load
         (an edited file's old and new versions, an added or removed file's one); None
-        without a folder."""
+        without a folder.
+
+        `apart`: when many shards changed (a cold build's 256: half a second of pickling at
+        10,000 notices, while the other cores idle), they are written by a forked process and
+        this one goes on; `saving()` gives its id, for the caller to wait for it or leave it
+        saving (in a build it holds the build lock, as the features' processes do)."""
         if self.folder is None:
             return None
         changes = (self.used.keys() ^ self.entries.keys()) | self.replaced
@@ -550,13 +556,58 @@ class ParseCache:
             shard = after.get(self.shard(key))
             if shard is not None:
                 shard[key] = entry
+        if not apart or len(after) < self.FORK_SHARDS or not _fork_wanted() or not self._write_apart(after):
+            self._write(after)
+        return len(changes)
+
+    #: From this many shards to write, they are written by a process of their own.
+    FORK_SHARDS = 32
+
+    def _write(self, after: dict[str, dict]) -> None:
         for shard, entries in sorted(after.items()):
             path = self.folder / f"{shard}.pickle"
             if not entries:
                 path.unlink(missing_ok=True)
                 continue
             save_pickle(path, {"version": self.VERSION, "entries": entries})
-        return len(changes)
+
+    def _write_apart(self, after: dict[str, dict]) -> bool:
+        """`_write(after)` in a forked process; False when none can be had."""
+        from .inputs import release_streams
+
+        try:
+            pid = os.fork()
+        except OSError:
+            return False
+        if pid == 0:
+            status = 1
+            try:
+                gc.disable()  # (it leaves when done: no collection over the whole heap meanwhile)
+                release_streams()
+                self._write(after)
+                status = 0
+            finally:
+                os._exit(status)
+        _SAVING.append(pid)
+        return True
+
+
+#: Processes of `ParseCache.save` still writing the cache (`saving`).
+_SAVING: list[int] = []
+
+
+def saving() -> list[int]:
+    """The ids of the processes writing the parse cache, which the caller now owns (to wait
+    for with `os.waitpid`, or to leave saving); none after this call."""
+    pids = list(_SAVING)
+    _SAVING.clear()
+    return pids
+
+
+def _fork_wanted() -> bool:
+    from .parallel import workers
+
+    return hasattr(os, "fork") and workers() > 1
 
 
 def _team_numbers(file: _File, cache: ParseCache) -> list:
@@ -574,10 +625,11 @@ class TooManyChanges(Exception):
     """More files than `load_content`'s `at_most` are not in the parse cache."""
 
 
-def load_content(root: Path, cache_dir: Path | None = None, *, save: bool = True, at_most: int | None = None) -> Content:
+def load_content(root: Path, cache_dir: Path | None = None, *, save: bool | str = True, at_most: int | None = None) -> Content:
     """Read and check every file of a site root; raises ContentError listing every problem.
 
-    `save=False`: leave the parse cache as it was (another process of the build saves it).
+    `save=False`: leave the parse cache as it was (another process of the build saves it);
+    `save="apart"`: a large save may be left to a process of its own (`ParseCache.save`).
     `at_most`: raise TooManyChanges when more files than that must be parsed (a process
     that wants the content only after an edit: background.Ahead)."""
     from .privacy import allowed_in_runs, normalize_digits
@@ -688,7 +740,7 @@ def load_content(root: Path, cache_dir: Path | None = None, *, save: bool = True
         slug_bases = slugs.result()
     finally:
         slugs.close()  # (not wanted after all: the content has problems)
-    changed = cache.save() if save else None
+    changed = cache.save(apart=save == "apart") if save else None
     snapshot = hashlib.sha256(config_digest.encode())
     for file in (*village_files, *notice_files):
         snapshot.update(f"\0{file.relpath}\0{file.digest}".encode("utf-8", "surrogateescape"))

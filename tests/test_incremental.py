@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
 import random
 import shutil
 import subprocess
@@ -587,6 +588,87 @@ def test_an_edit_rewrites_one_or_two_parse_cache_shards(tmp_path):
     assert 1 <= len(changed) <= 2  # the old entry's shard and the new one's
     assert second.notices[notice.stem].title.startswith("更正") and not first.notices[notice.stem].title.startswith("更正")
     assert load_content(root, cache).notices == second.notices
+
+
+def test_a_cold_load_leaves_its_parse_cache_to_a_process_of_its_own(tmp_path, monkeypatch):
+    """A cold build's 256 shards are half a second of pickling at 10,000 notices, on one
+    core while the others idle: with `save="apart"` a forked process writes them. An edit's
+    one or two shards are written at once, here."""
+    from generator import content
+    from generator.content import load_content, saving
+
+    monkeypatch.setenv("GONGSHI_JOBS", "2")
+    writers = tmp_path / "writers"
+    real = content.save_pickle
+    monkeypatch.setattr(content, "save_pickle", lambda path, data: (writers.open("a").write(f"{os.getpid()}\n"), real(path, data))[1])
+    root = generate(tmp_path / "site", notices=300, villages=10, seed=6)
+    cache = tmp_path / "cache"
+    first = load_content(root, cache, save="apart")
+    (pid,) = saving()
+    assert saving() == []  # (the caller owns it now)
+    assert os.waitpid(pid, 0)[1] == 0
+    assert set(writers.read_text().split()) == {str(pid)} and pid != os.getpid()
+    assert len(list((cache / "parsed").glob("*.pickle"))) > 100
+    again = load_content(root, cache, save="apart")
+    assert again.changed == 0 and again.notices == first.notices and saving() == []  # all from the cache
+    writers.unlink()
+    notice = notice_files(root)[0]
+    notice.write_text(notice.read_text(encoding="utf-8").replace("title: ", "title: 更正", 1), encoding="utf-8")
+    edited = load_content(root, cache, save="apart")
+    assert saving() == [] and set(writers.read_text().split()) == {str(os.getpid())}
+    assert edited.changed == 2 and load_content(root, cache).changed == 0
+
+
+@pytest.mark.parametrize("detach", [False, True])
+def test_a_build_waits_for_its_parse_cache_or_leaves_it_saving_under_the_lock(tmp_path, monkeypatch, detach):
+    """`build` waits for the process that writes the parse cache; a command that exits next
+    (`detach`) leaves it saving, holding the build lock, so the next build waits for it."""
+    import fcntl
+    import time
+
+    from generator import background, content
+    from generator import build as build_module
+
+    monkeypatch.setenv("GONGSHI_JOBS", "2")
+    go = tmp_path / "go"
+    real_write = content.ParseCache._write
+
+    def write(self, after):  # in the saving process: not before the test says so (a build that waits, at most 30 s)
+        waiting = time.monotonic() + 30
+        while not go.exists() and time.monotonic() < waiting:
+            time.sleep(0.01)
+        real_write(self, after)
+
+    monkeypatch.setattr(content.ParseCache, "_write", write)
+    savers, waited = [], []
+    real_saving, real_waitpid = build_module.saving, os.waitpid
+    monkeypatch.setattr(build_module, "saving", lambda: (pids := real_saving(), savers.extend(pids))[0])
+    monkeypatch.setattr(os, "waitpid", lambda pid, options: (waited.append(pid), real_waitpid(pid, options))[1])
+    monkeypatch.setattr(background, "_detached", [])
+    root = generate(tmp_path / "site", notices=300, villages=10, seed=6)
+    cache = root / ".gongshi-cache"
+    if not detach:
+        go.touch()
+    build(root, root / "build", TODAY, detach=detach)
+    assert len(savers) == 1
+    shards = lambda: len(list((cache / "parsed").glob("*.pickle")))  # noqa: E731
+    if detach:
+        assert savers[0] not in waited and savers[0] in background._detached and shards() == 0  # still saving
+        fd = os.open(cache / "build.lock", os.O_RDWR)
+        try:
+            with pytest.raises(BlockingIOError):
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # the saving process holds the lock
+            go.touch()
+            fcntl.flock(fd, fcntl.LOCK_EX)  # (once it is done)
+            assert shards() > 100
+        finally:
+            os.close(fd)
+        for pid in background._detached:
+            real_waitpid(pid, 0)
+    else:
+        assert savers[0] in waited
+    assert shards() > 100
+    assert content.load_content(root, cache).changed == 0
 
 
 def test_a_team_phone_changed_reads_again_only_the_files_that_write_the_old_or_the_new_number(tmp_path, monkeypatch):
