@@ -79,6 +79,7 @@ def scan_site(
     mentions: frozenset[str] | None = None,
     met: dict[str, tuple[str, ...]] | None = None,
     previous_met=None,
+    scanner: "Scanner | None" = None,
 ) -> list[Leak]:
     """Every leak in every file under `site_dir`, sorted by path, line and column.
 
@@ -126,8 +127,12 @@ def scan_site(
     whole file meets (a number is matched in the new text either in a part read or where
     the old text matched it too; a hypothesis test checks it). A file left out of it was
     not read, or its numbers are not known. See privacy.find_personal_numbers' `met`.
+
+    `scanner`: a `Scanner` made once for many scans, which stands for the three arguments
+    it was made from.
     """
-    scanner = _Scanner(allowed_numbers, private_names, public_names)
+    if scanner is None:
+        scanner = Scanner(allowed_numbers, private_names, public_names)
     site_dir = Path(site_dir)
     leaks: list[Leak] = []
     known = verdicts.known() if verdicts is not None else None
@@ -172,7 +177,7 @@ def scan_site(
 
 
 def _read_in_parts(relpath: str) -> bool:
-    """Whether a file may be read only where it changed (`_Scanner.changed_part_is_clean`):
+    """Whether a file may be read only where it changed (`Scanner.changed_part_is_clean`):
     not an image, nor a compressed file."""
     suffix = Path(relpath).suffix.lower()
     return suffix != ".gz" and suffix not in IMAGE_SUFFIXES
@@ -187,7 +192,7 @@ def scan_text(
     public_names: Iterable[str] = (),
 ) -> list[Leak]:
     """The leaks in one text, reported against `path`; see `scan_site` for the arguments."""
-    return _Scanner(allowed_numbers, private_names, public_names).scan_text(text, path)
+    return Scanner(allowed_numbers, private_names, public_names).scan_text(text, path)
 
 
 def site_files(folder: Path) -> list[str]:
@@ -678,7 +683,7 @@ def skips_qr_paths(names: Iterable[str]) -> bool:
 
 
 def _may_mention(relpath: str, data: bytes, names: frozenset[str]) -> bool:
-    """Whether one of `names` occurs in the file as `_Scanner.scan_file` reads it: in its text
+    """Whether one of `names` occurs in the file as `Scanner.scan_file` reads it: in its text
     or in one of its escaped runs decoded (the only places the name scan looks). False for
     an image (its scan reads metadata, whatever the names) or a file that is not text."""
     if not names:
@@ -710,7 +715,10 @@ def _may_mention(relpath: str, data: bytes, names: frozenset[str]) -> bool:
     return any(name in text for name in names) or any(name in _decode_run(run) for run in runs for name in names)
 
 
-class _Scanner:
+class Scanner:
+    """What a scan looks for, made ready: the numbers published on purpose and the names
+    (scan_site). Scanning does not change it: one serves every scan of a build."""
+
     def __init__(self, allowed_numbers: Iterable[str], private_names: Iterable[str], public_names: Iterable[str]):
         self.allowed = frozenset(allowed_numbers)
         self.names = _Names(private_names, public_names)

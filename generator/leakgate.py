@@ -70,6 +70,9 @@ class Rules:
                             public_names=public_names(content))
         self.key = digest(sorted(self.options["allowed_numbers"]), sorted(self.options["private_names"]),
                           sorted(self.options["public_names"]))
+        # The scanner of these numbers and names, made once (20 ms at 10,000 notices) for every
+        # scan of the build, in this process and in the ones it forks.
+        self.scanner = leakcheck.Scanner(**self.options)
         # Kept in the manifest: the next build, whose rules differ by private names added and
         # published numbers alone, looks at the files it links from this one only for the
         # names added (`added_names`) and the numbers given up (`unsure`); "names" salts the
@@ -237,7 +240,7 @@ class Rules:
         def scan(part: list[str]) -> tuple[list, dict]:
             numbers: dict = {}
             return scan_site(site_dir, only=part, previous=self.published, verdicts=verdicts, mentions=mentions,
-                             met=numbers, previous_met=self._published_record, **self.options), numbers
+                             met=numbers, previous_met=self._published_record, scanner=self.scanner), numbers
 
         found = run_parallel([lambda part=part: scan(part) for part in slices], min_jobs=2, count=count)
         if met is not None:

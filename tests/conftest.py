@@ -81,7 +81,7 @@ def gate_reads(monkeypatch) -> list[str]:
     from generator import leakcheck
 
     read: list[str] = []
-    real = leakcheck._Scanner.scan_file
-    monkeypatch.setattr(leakcheck._Scanner, "scan_file",
+    real = leakcheck.Scanner.scan_file
+    monkeypatch.setattr(leakcheck.Scanner, "scan_file",
                         lambda self, relpath, data, numbers=None: (read.append(relpath), real(self, relpath, data, numbers))[1])
     return read

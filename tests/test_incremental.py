@@ -812,8 +812,8 @@ def test_a_file_made_again_is_read_where_it_changed_and_a_leak_there_still_stops
     monkeypatch.setenv("GONGSHI_CACHE", str(tmp_path / "cache"))
     out = build(root, tmp_path / "out", TODAY, plugins=plugins).out_dir
     verdicts: list[bool] = []  # of the table's changed part: whether it alone showed the file clean
-    real = leakcheck._Scanner.changed_part_is_clean
-    monkeypatch.setattr(leakcheck._Scanner, "changed_part_is_clean", lambda self, data, old, numbers=None: (
+    real = leakcheck.Scanner.changed_part_is_clean
+    monkeypatch.setattr(leakcheck.Scanner, "changed_part_is_clean", lambda self, data, old, numbers=None: (
         verdicts.append(real(self, data, old)) if data.startswith(b"id,county") else None) or real(self, data, old, numbers))
 
     table.row = "4000,青禾县,12000.00（更正）\n"

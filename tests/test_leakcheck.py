@@ -270,9 +270,9 @@ def test_name_search_finds_what_one_regex_of_all_names_finds(private, public, te
 # -- QR code outlines are skipped, and the report is the same ------------------------------------
 
 def _scanner(private=NAMES, public=("张三丰华",), allowed=ALLOWED):
-    from generator.leakcheck import _Scanner
+    from generator.leakcheck import Scanner
 
-    return _Scanner(allowed, private, public)
+    return Scanner(allowed, private, public)
 
 
 def _both_ways(text: str, scanner) -> tuple[list, list]:
@@ -481,8 +481,8 @@ def test_an_edit_of_a_large_file_is_read_where_it_changed(tmp_path, monkeypatch)
     (published / "data" / "leaky.csv").write_bytes(old.encode("utf-8"))
 
     read: list[int] = []
-    real_scan_text = leakcheck._Scanner.scan_text
-    monkeypatch.setattr(leakcheck._Scanner, "scan_text", lambda self, text, path, numbers=None: (read.append(len(text)), real_scan_text(self, text, path, numbers))[1])
+    real_scan_text = leakcheck.Scanner.scan_text
+    monkeypatch.setattr(leakcheck.Scanner, "scan_text", lambda self, text, path, numbers=None: (read.append(len(text)), real_scan_text(self, text, path, numbers))[1])
     options = dict(allowed_numbers=ALLOWED, private_names=NAMES, public_names=["张三丰华"])
     assert scan_site(site, only=["data/t.csv"], previous=published, **options) == []
     assert read and max(read) < 2000
@@ -700,13 +700,13 @@ def test_a_file_is_clean_under_other_published_numbers_exactly_when_it_met_only_
     not) do not depend on which are allowed, and the scan finds nothing exactly when all
     it met are allowed. So a file that passed, and met none of the numbers no longer
     published, passes under the new ones unread."""
-    from generator.leakcheck import _Scanner
+    from generator.leakcheck import Scanner
 
     allowed = {number[2:] if len(number) == 13 else number for number in before}, \
         {number[2:] if len(number) == 13 else number for number in after}
     text = "".join(pieces)
     met = [set(), set()]
-    found = [_Scanner(frozenset(numbers), (), ()).scan_text(text, "t.html", seen) for numbers, seen in zip(allowed, met)]
+    found = [Scanner(frozenset(numbers), (), ()).scan_text(text, "t.html", seen) for numbers, seen in zip(allowed, met)]
     assert met[0] == met[1]
     for numbers, leaks in zip(allowed, found):
         assert (leaks == []) == (met[0] <= numbers)
