@@ -516,6 +516,35 @@ def test_once_the_features_processes_have_answered_the_build_reads_the_rest_of_i
         assert tree_bytes(result.out_dir) == clean_build(root, tmp_path / "single", TODAY, m)
 
 
+def test_on_the_one_core_the_features_leave_the_build_reads_its_files_in_small_parts(tmp_path, monkeypatch, forked):
+    """While the features' processes leave this process one core, it reads its files a few
+    at a time (`build.ALONE_PART`), so that a core they free is used a part later, not an
+    eighth of the site later. Every file is read once, and the site is the same bytes."""
+    from generator import build as build_module
+    from generator import leakgate
+
+    log = tmp_path / "scans.log"
+    logging_scans(monkeypatch, log)
+    monkeypatch.setattr(build_module, "ALONE_PART", 3)
+    monkeypatch.setattr(background.Beside, "answered", lambda self: False)  # (still working throughout)
+    parts = []
+    real_check = leakgate.Rules.check
+    monkeypatch.setattr(leakgate.Rules, "check", lambda self, site_dir, written, reused, busy=0: (
+        parts.append((len(written), busy)), real_check(self, site_dir, written, reused, busy))[1])
+    monkeypatch.setenv("GONGSHI_JOBS", "2")
+    monkeypatch.setenv("GONGSHI_CACHE", str(tmp_path / "cache"))
+    root = generate(tmp_path / "site", notices=20, villages=2, seed=4)
+    result = build(root, tmp_path / "out", TODAY)
+    assert forked
+    early = [size for size, busy in parts if busy]
+    assert len(early) > 8 and max(early) <= 5  # (a last part of up to twice the size)
+    scanned = [line.split(" ", 1)[1] for line in log.read_text(encoding="utf-8").splitlines()]
+    assert len(scanned) == len(set(scanned))
+    with monkeypatch.context() as m:
+        m.setenv("GONGSHI_JOBS", "1")
+        assert tree_bytes(result.out_dir) == clean_build(root, tmp_path / "single", TODAY, m)
+
+
 def test_a_feature_whose_cache_is_small_saves_it_without_waiting_for_the_site_to_be_published(tmp_path, monkeypatch, forked):
     """`Plugin.saves_at_once`: the feature's process saves its cache once it has answered, and
     leaves, instead of holding its memory while the build runs the gate and the swap. Here
