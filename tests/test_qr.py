@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import os
+import random
 import re
 import sqlite3
 import subprocess
@@ -225,6 +226,18 @@ def test_a_margin_is_the_path_of_the_matrix_with_light_modules_around(matrix, ma
     assert path_from_matrix(matrix, margin) == path_from_matrix(padded)
 
 
+def _move(x: int, y: int, pen: tuple[int, int] | None) -> str:
+    """The command that starts a subpath at (x, y): relative to `pen` (where the last one
+    started) unless that is longer than the absolute one. (A minus sign separates numbers
+    in path data: "3-2" reads as 3, -2.)"""
+    absolute = f"M{x}{'' if y < 0 else ' '}{y}"
+    if pen is None:
+        return absolute
+    dx, dy = x - pen[0], y - pen[1]
+    relative = f"m{dx}{'' if dy < 0 else ' '}{dy}"
+    return relative if len(relative) <= len(absolute) else absolute
+
+
 def _edge_walk_path(matrix, margin=0):
     """The path as the tracer made it before it worked on whole ints: one edge at a time
     (generator/qr.py's path_from_matrix must give exactly this text)."""
@@ -271,7 +284,7 @@ def _edge_walk_path(matrix, margin=0):
         # vertical), so the loop is h, v, h, …, v and the last v is implied.
         y, x = divmod(start, w)
         x, y = x + margin, y + margin
-        cmds = [qrmod._move(x, y, pen)]  # (the subpath's start: the same helper)
+        cmds = [_move(x, y, pen)]
         pen = (x, y)
         v, d, run = start, R, 0
         while True:
@@ -306,6 +319,15 @@ def test_path_is_the_edge_walks_text(matrix, margin):
     """The same path text as walking the edges one by one, byte for byte (the QR cache
     holds paths from both), for any matrix, square or not, with any margin."""
     assert path_from_matrix(matrix, margin) == _edge_walk_path(matrix, margin)
+
+
+def test_path_beyond_the_coordinates_of_any_code_is_the_edge_walks_text():
+    """Coordinates past those of the largest code (185 with the quiet zone), where the
+    widths of the numbers are worked out instead of looked up."""
+    rng = random.Random(5)
+    matrix = [[rng.random() < 0.3 for _ in range(290)] for _ in range(3)]
+    for margin in (0, 1, 250):
+        assert path_from_matrix(matrix, margin) == _edge_walk_path(matrix, margin)
 
 
 def test_path_of_real_codes_is_the_edge_walks_text():
