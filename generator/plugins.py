@@ -47,6 +47,9 @@ class BuildContext:
     # Work for the next build only (saving a feature's cache): run at once, or, in a feature
     # written beside the rendering (background.py), after its files are handed back.
     deferred: list | None = None
+    # What a feature started before the content was loaded (`Plugin.before_load`), by its
+    # name: its `on_site` takes it (and stops it); the build cancels what is left.
+    early: dict = field(default_factory=dict)
 
     def defer(self, job) -> None:
         """Run `job()` now, or after this feature's files are handed to the build."""
@@ -103,6 +106,13 @@ class Plugin:
         raise NotImplementedError
 
     def write_ahead(self, made, output, advance):
+        return None
+
+    def before_load(self, root, cache_dir):
+        """Work worth starting before the content is loaded, from the site's files alone (on a
+        core the loading leaves idle), or None. The object returned has `cancel()`; the build
+        puts it in `context.early[self.name]` for `on_site`, and cancels it if the build
+        fails first or `on_site` leaves it there."""
         return None
 
     def page_key(self, page) -> str:

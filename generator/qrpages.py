@@ -20,6 +20,10 @@ zone): posters print it at least 40 mm wide, household cards 25 mm (shared/DOMAI
 """
 from __future__ import annotations
 
+import os
+import posixpath
+import signal
+from contextlib import suppress
 from decimal import ROUND_UP, Decimal
 
 from markupsafe import Markup
@@ -154,13 +158,116 @@ class QrCodes:
 PREPARE_BATCH = 64  # codes a worker encodes and stores at once: one transaction, and a share of the work
 
 
+class EncodeAhead:
+    """A cold build's page codes, encoded in a process of its own while the build loads the
+    content (`QrPlugin.before_load`).
+
+    Loading a large site leaves a core idle for about a second in all (it reads the
+    villages' files on one core before the notices' on every core, and builds the model and
+    prepares the features on one core after), and every page code must be encoded in a cold
+    build (1 ms each: 13,000 at 10,000 notices). The addresses follow from the content
+    files' names and `base_url` alone, so this process encodes them meanwhile, at the lowest
+    priority: it takes the idle core without slowing the loading. `stop()` (`on_site`) ends
+    it after the batch it is storing; the QR stage encodes what it left, and the work team's
+    contact codes, which need the villages read. A file that turns out not to be published
+    (an embargoed notice, a duplicate id) only leaves a code in the cache."""
+
+    BATCH = 16  # codes stored at once: what `stop()` may wait for
+
+    def __init__(self, root, cache_dir):
+        from .inputs import fork_with_pipe
+
+        pid, read, write = fork_with_pipe()
+        if pid == 0:
+            os.close(write)
+            _encode_ahead(root, cache_dir, read, self.BATCH)  # (never returns)
+        os.close(read)
+        self.pid, self._stop = pid, write
+
+    def stop(self) -> None:
+        """Let it finish the batch it is storing, and wait for it."""
+        if self.pid is not None:
+            os.close(self._stop)
+            os.waitpid(self.pid, 0)
+            self.pid = None
+
+    def cancel(self) -> None:
+        """Stop it at once (the build failed, or did not want it): SQLite drops a batch it was
+        storing."""
+        if self.pid is not None:
+            with suppress(OSError):
+                os.kill(self.pid, signal.SIGKILL)
+            self.stop()
+
+
+def _encode_ahead(root, cache_dir, stop: int, batch: int) -> None:
+    """In an `EncodeAhead` child: encode and store the page codes the content's file names
+    promise, `batch` at a time, until done or until `stop` says so (its write end closed)."""
+    import select
+
+    from .inputs import release_streams
+
+    status = 1
+    try:
+        release_streams()
+        os.nice(19)  # (only what the build's processes leave)
+        os.environ["GONGSHI_JOBS"] = "1"
+        cache = QrCache(cache_dir)
+        payloads = cache.missing(page_payloads(root))
+        for start in range(0, len(payloads), batch):
+            if select.select([stop], [], [], 0)[0]:
+                break
+            cache.prepare_many(payloads[start:start + batch])
+        cache.close()
+        status = 0
+    finally:
+        os._exit(status)
+
+
+def page_payloads(root) -> list[str]:
+    """What the codes of the village and notice pages hold, from the content files' names and
+    the config's `base_url` (as the site model makes them: `Site.from_content`); none when the
+    config cannot be read."""
+    from .config import load_config
+    from .content import content_files
+    from .errors import ContentError
+    from .schema import ID_PATTERN
+
+    try:
+        config = load_config(root)
+    except (ContentError, OSError, UnicodeDecodeError):  # (the build says what is wrong)
+        return []
+    payloads = []
+    for kind in ("villages", "notices"):
+        for relpath in content_files(root, kind):
+            stem = posixpath.splitext(posixpath.basename(relpath))[0]
+            if ID_PATTERN.match(stem):
+                payloads.append(config.absolute_url(f"{kind}/{stem}.html"))
+    return payloads
+
+
 class QrPlugin(Plugin):
     name = "qr"
 
     def __init__(self):
         self.cache: QrCache | None = None  # kept after the build: its stats say what was encoded
 
+    def before_load(self, root, cache_dir):
+        """`EncodeAhead`, in a cold build of a large site: the build cache holds no codes yet."""
+        from .background import wanted
+        from .inputs import hashed
+
+        if cache_dir is None or (cache_dir / QrCache.FILE_NAME).exists() or not wanted(len(hashed(root / "content"))):
+            return None
+        try:
+            return EncodeAhead(root, cache_dir)
+        except OSError:  # no process to be had: the stage encodes them all
+            return None
+
     def on_site(self, site, context) -> None:
+        early = context.early.pop(self.name, None)
+        if early is not None:
+            early.stop()  # what it encoded is in the disk cache
         self.cache = QrCache(context.cache_dir)
         codes = QrCodes(site, context.config, Translator(context.config.language), self.cache)
         context.globals["qr"] = codes

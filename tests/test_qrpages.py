@@ -7,7 +7,10 @@ from __future__ import annotations
 
 import datetime as dt
 import gzip
+import os
 import re
+import sqlite3
+import sys
 import xml.etree.ElementTree as ET
 from decimal import Decimal
 from pathlib import Path
@@ -234,6 +237,91 @@ def test_after_an_edit_the_pages_made_again_make_their_new_codes(tmp_path, monke
     monkeypatch.setenv("GONGSHI_CACHE", str(tmp_path / "other-cache"))
     fresh, _ = build_with_plugin(root, out=tmp_path / "fresh")
     assert tree_bytes(out) == tree_bytes(fresh)
+
+
+def large_site(tmp_path: Path) -> Path:
+    """A site large enough for the build's processes (background.MIN_PAGES)."""
+    sys.path.insert(0, str(REPO / "bench"))
+    from corpus import generate
+
+    return generate(tmp_path / "site", notices=300, villages=10, seed=2)
+
+
+def test_a_cold_build_encodes_its_page_codes_while_it_loads_the_content(tmp_path, monkeypatch):
+    """`EncodeAhead`: in a cold build of a large site, a process started before the content
+    is loaded encodes the page codes the file names promise; the QR stage encodes only the
+    contact codes then (here the process is let finish before the stage). The site is the
+    same bytes as a build in one process."""
+    from generator import qrpages
+    from generator.qr import QrCache
+
+    started = []
+    real_init = qrpages.EncodeAhead.__init__
+    monkeypatch.setattr(qrpages.EncodeAhead, "__init__", lambda self, *a: (started.append(1), real_init(self, *a))[1])
+    real_stop = qrpages.EncodeAhead.stop
+
+    def stop(self):  # let it finish first
+        os.waitpid(self.pid, 0)
+        self.pid = None
+        real_stop(self)
+        os.close(self._stop)
+
+    monkeypatch.setattr(qrpages.EncodeAhead, "stop", stop)
+    monkeypatch.setenv("GONGSHI_JOBS", "2")
+    monkeypatch.setenv("GONGSHI_CACHE", str(tmp_path / "cache"))
+    root = large_site(tmp_path)
+    plugins = default_plugins()
+    qr_plugin = next(p for p in plugins if isinstance(p, QrPlugin))
+    result = build(root, tmp_path / "out", today=TODAY, plugins=plugins)
+    assert started == [1]
+    site = result.site
+    members = sum(len(village.village.team) for village in site.villages.values())
+    assert qr_plugin.cache.stats.misses == members  # every page code was in the disk cache
+    stored = {key for (key,) in sqlite3.connect(tmp_path / "cache" / QrCache.FILE_NAME).execute("SELECT key FROM codes")}
+    pages = [*site.villages.values(), *site.notices.values()]
+    assert {QrCache.key(site.config.absolute_url(page.url)) for page in pages} <= stored
+    with monkeypatch.context() as m:
+        m.setenv("GONGSHI_JOBS", "1")
+        m.setenv("GONGSHI_CACHE", str(tmp_path / "one-cache"))
+        single = build(root, tmp_path / "single", today=TODAY)
+    assert tree_bytes(result.out_dir) == tree_bytes(single.out_dir)
+    started.clear()
+    (root / "content" / "notices").joinpath("extra.txt").write_text("not content", encoding="utf-8")
+    build(root, tmp_path / "out", today=TODAY)  # the cache holds codes now: nothing started
+    assert started == []
+
+
+def test_the_page_addresses_promised_by_the_file_names_are_the_models(tmp_path):
+    from generator.content import load_content
+    from generator.qrpages import page_payloads
+    from generator.site import Site
+
+    root = large_site(tmp_path)
+    site = Site.from_content(load_content(root), TODAY)
+    promised = page_payloads(root)
+    published = [site.config.absolute_url(page.url) for page in [*site.villages.values(), *site.notices.values()]]
+    assert set(published) <= set(promised) and len(promised) == len(set(promised))
+    assert len(promised) - len(published) == len(load_content(root).notices) - len(site.notices)  # (not published yet)
+
+
+def test_a_failed_build_stops_the_encoding_process(tmp_path, monkeypatch):
+    from generator import qrpages
+    from generator.errors import ContentError
+
+    handles = []
+    real_init = qrpages.EncodeAhead.__init__
+    monkeypatch.setattr(qrpages.EncodeAhead, "__init__", lambda self, *a: (real_init(self, *a), handles.append((self, self.pid)))[0])
+    monkeypatch.setenv("GONGSHI_JOBS", "2")
+    monkeypatch.setenv("GONGSHI_CACHE", str(tmp_path / "cache"))
+    root = large_site(tmp_path)
+    broken = sorted((root / "content" / "notices").rglob("*.yaml"))[0]
+    broken.write_text(broken.read_text(encoding="utf-8").replace("title:", "title: [", 1), encoding="utf-8")
+    with pytest.raises(ContentError):
+        build(root, tmp_path / "out", today=TODAY)
+    (handle, pid), = handles
+    assert handle.pid is None  # stopped
+    with pytest.raises(ChildProcessError):
+        os.waitpid(pid, os.WNOHANG)  # and collected
 
 
 def test_the_codes_hold_absolute_https_addresses_from_base_url(tmp_path):
