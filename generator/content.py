@@ -508,15 +508,22 @@ class ParseCache:
         if folder is not None:
             (folder.parent / "content.pickle").unlink(missing_ok=True)  # the single-file cache of earlier versions
         if folder is not None and folder.is_dir():
+            kept = _kept_shards(folder)
             with gc_paused(keep=True):
                 for shard in sorted(os.listdir(folder)):
                     if not shard.endswith(".pickle"):
+                        continue
+                    signature = _signature(folder / shard)
+                    known = kept.get(shard)
+                    if known is not None and signature is not None and known[0] == signature:
+                        self.entries.update(known[1])
                         continue
                     try:
                         with open(folder / shard, "rb") as f:
                             stored = pickle.load(f)
                         if stored.get("version") == self.VERSION:
                             self.entries.update(stored["entries"])
+                            kept[shard] = (signature, stored["entries"])
                     except Exception:  # a damaged or old shard only costs parsing its files again
                         continue
 
@@ -564,12 +571,17 @@ class ParseCache:
     FORK_SHARDS = 32
 
     def _write(self, after: dict[str, dict]) -> None:
+        kept = _kept_shards(self.folder)
         for shard, entries in sorted(after.items()):
             path = self.folder / f"{shard}.pickle"
+            kept.pop(path.name, None)
             if not entries:
                 path.unlink(missing_ok=True)
                 continue
             save_pickle(path, {"version": self.VERSION, "entries": entries})
+            signature = _signature(path)
+            if signature is not None:
+                kept[path.name] = (signature, entries)
 
     def _write_apart(self, after: dict[str, dict]) -> bool:
         """`_write(after)` in a forked process; False when none can be had."""
@@ -579,6 +591,9 @@ class ParseCache:
             pid = os.fork()
         except OSError:
             return False
+        kept = _kept_shards(self.folder)
+        for shard in after:
+            kept.pop(f"{shard}.pickle", None)  # (written there: read again next time)
         if pid == 0:
             status = 1
             try:
@@ -590,6 +605,32 @@ class ParseCache:
                 os._exit(status)
         _SAVING.append(pid)
         return True
+
+
+# The shards this process last read or wrote, for the next build it runs (`gongshi serve`
+# builds again on every change): {shard's file name: (its file's identity, its entries)}, of
+# one cache folder. A shard whose file is still that one is taken from here instead of being
+# unpickled again (0.17 s at 10,000 notices). Entries are keyed by what they were read
+# from, so one kept from an older file of the shard is still right; the file's identity
+# (inode, size, modification time: the file is replaced whole, never changed in place) only
+# says whether another build has written the shard since.
+_KEPT: dict[str, dict[str, tuple[tuple, dict]]] = {}
+
+
+def _kept_shards(folder: Path) -> dict[str, tuple[tuple, dict]]:
+    key = str(folder)
+    if key not in _KEPT:
+        _KEPT.clear()  # (one cache folder's: a process that builds another site lets go of the last one's)
+        _KEPT[key] = {}
+    return _KEPT[key]
+
+
+def _signature(path: Path) -> tuple | None:
+    try:
+        stat = os.stat(path)
+    except OSError:
+        return None
+    return (stat.st_ino, stat.st_size, stat.st_mtime_ns)
 
 
 #: Processes of `ParseCache.save` still writing the cache (`saving`).

@@ -671,6 +671,38 @@ def test_a_build_waits_for_its_parse_cache_or_leaves_it_saving_under_the_lock(tm
     assert content.load_content(root, cache).changed == 0
 
 
+def test_a_process_that_builds_again_keeps_the_parse_cache_it_read_or_wrote(tmp_path, monkeypatch):
+    """`gongshi serve` builds again on every change: its process takes the parse cache's
+    shards it read or wrote last from memory while their files are the same, and reads a
+    shard again once another build has replaced its file."""
+    from generator import content
+    from generator.content import load_content
+
+    unpickled = []
+    real_load = content.pickle.load
+    monkeypatch.setattr(content.pickle, "load", lambda f: (unpickled.append(Path(f.name).name), real_load(f))[1])
+    root = generate(tmp_path / "site", notices=300, villages=10, seed=6)
+    cache = tmp_path / "cache"
+    first = load_content(root, cache)  # (no shards yet)
+    assert unpickled == []
+    monkeypatch.setattr(content, "_KEPT", {})  # a new process
+    again = load_content(root, cache)
+    shards = sorted(p.name for p in (cache / "parsed").glob("*.pickle"))
+    assert sorted(unpickled) == shards and again.notices == first.notices and again.changed == 0
+    unpickled.clear()
+    notice = notice_files(root)[0]
+    notice.write_text(notice.read_text(encoding="utf-8").replace("title: ", "title: 更正", 1), encoding="utf-8")
+    edited = load_content(root, cache)  # (its one or two shards written here, and kept)
+    assert unpickled == [] and edited.changed == 2
+    assert load_content(root, cache).notices == edited.notices and unpickled == []
+    other = (cache / "parsed" / shards[0])
+    stored = real_load(other.open("rb"))
+    content.save_pickle(other, {"version": stored["version"], "entries": {}})  # another build's: that shard's files read again
+    unpickled.clear()
+    after = load_content(root, cache)
+    assert unpickled == [shards[0]] and after.notices == edited.notices and after.changed == len(stored["entries"])
+
+
 def test_a_team_phone_changed_reads_again_only_the_files_that_write_the_old_or_the_new_number(tmp_path, monkeypatch):
     """The allowed numbers (team phones) key a file's record only where its free text holds
     one (content.py): after a phone changes, the notice whose body gave the old number is
