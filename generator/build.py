@@ -223,8 +223,9 @@ def _scan_early(check, output: Output, beside: list) -> tuple[list[str], list, d
     """`check` of the files written here, while the features' processes finish, on the cores
     they leave: one per process still working. A large batch (a cold build's 26,000 pages and
     posters at 10,000 notices: 10 s of one core) goes in parts, each on the cores free when it
-    starts, the rest at once when every process has answered: the search index's process
-    answers seconds before the build's own files are read, and a core would idle meanwhile."""
+    starts (an eighth of the files, or `ALONE_PART` on one core), the rest at once when every
+    process has answered: the search index's process answers seconds before the build's own
+    files are read, and a core would idle meanwhile."""
     from .leakgate import PARALLEL_FILES
     from .parallel import workers
 

@@ -587,13 +587,13 @@ class ParseCache:
         """`_write(after)` in a forked process; False when none can be had."""
         from .inputs import release_streams
 
+        kept = _kept_shards(self.folder)
+        for shard in after:
+            kept.pop(f"{shard}.pickle", None)  # (written there: read again next time)
         try:
             pid = os.fork()
         except OSError:
             return False
-        kept = _kept_shards(self.folder)
-        for shard in after:
-            kept.pop(f"{shard}.pickle", None)  # (written there: read again next time)
         if pid == 0:
             status = 1
             try:
