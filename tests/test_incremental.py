@@ -600,7 +600,13 @@ def test_a_cold_load_leaves_its_parse_cache_to_a_process_of_its_own(tmp_path, mo
     monkeypatch.setenv("GONGSHI_JOBS", "2")
     writers = tmp_path / "writers"
     real = content.save_pickle
-    monkeypatch.setattr(content, "save_pickle", lambda path, data: (writers.open("a").write(f"{os.getpid()}\n"), real(path, data))[1])
+
+    def save_pickle(path, data):  # noting which process writes
+        with writers.open("a") as noted:
+            noted.write(f"{os.getpid()}\n")
+        real(path, data)
+
+    monkeypatch.setattr(content, "save_pickle", save_pickle)
     root = generate(tmp_path / "site", notices=300, villages=10, seed=6)
     cache = tmp_path / "cache"
     first = load_content(root, cache, save="apart")
@@ -695,8 +701,9 @@ def test_a_process_that_builds_again_keeps_the_parse_cache_it_read_or_wrote(tmp_
     edited = load_content(root, cache)  # (its one or two shards written here, and kept)
     assert unpickled == [] and edited.changed == 2
     assert load_content(root, cache).notices == edited.notices and unpickled == []
-    other = (cache / "parsed" / shards[0])
-    stored = real_load(other.open("rb"))
+    other = cache / "parsed" / shards[0]
+    with other.open("rb") as f:
+        stored = real_load(f)
     content.save_pickle(other, {"version": stored["version"], "entries": {}})  # another build's: that shard's files read again
     unpickled.clear()
     after = load_content(root, cache)
