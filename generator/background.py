@@ -292,7 +292,7 @@ def ahead(plugins: list, root: Path, out_dir: Path, today, cache: Path, manifest
     feature that says it can use what it kept (`Plugin.ahead_possible`)."""
     from .inputs import hashed
 
-    if not hasattr(os, "fork") or workers() < 2 or len(hashed(root / "content")) < MIN_PAGES or not manifest.is_file():
+    if not wanted(len(hashed(root / "content"))) or not manifest.is_file():
         return []
     started = []
     for plugin in plugins:

@@ -72,12 +72,12 @@ def _build(root, out_dir, today, progress, plugins, inputs, detach, cache) -> Bu
     # After an edit, features that can (the search index) make their files in processes
     # started now, on the core this one leaves idle while it loads the content (background.Ahead).
     ahead = background.ahead(plugins, root, out_dir, today, cache, manifest_path(cache, out_dir))
-    early = {}
+    started = {}
     try:
         for plugin in plugins:  # (a cold build's QR codes: qrpages.EncodeAhead)
             job = plugin.before_load(root, cache)
             if job is not None:
-                early[plugin.name] = job
+                started[plugin.name] = job
         # Phase one: everything into a checked model, or every problem at once.
         with frozen_heap() as freeze:  # the records, then the model: they live until the build ends
             with progress.stage("load"):
@@ -86,7 +86,7 @@ def _build(root, out_dir, today, progress, plugins, inputs, detach, cache) -> Bu
                 progress.say(progress.t("progress.masked", where=str(masked)))
             with progress.stage("model"):
                 site = Site.from_content(content, today)
-            context = BuildContext(root=root, config=content.config, today=today, cache_dir=cache, content=content, early=early)
+            context = BuildContext(root=root, config=content.config, today=today, cache_dir=cache, content=content, before_load=started)
             try:
                 return _write_site(root, out_dir, today, progress, plugins, inputs, cache, content, site, context, detach, freeze, ahead)
             finally:
@@ -97,7 +97,7 @@ def _build(root, out_dir, today, progress, plugins, inputs, detach, cache) -> Bu
             job.cancel()
         raise
     finally:
-        for job in early.values():  # (taken by the features' on_site, unless the build failed first)
+        for job in started.values():  # (taken by the features' on_site, unless the build failed first)
             job.cancel()
 
 

@@ -443,13 +443,18 @@ def content_files(root: Path, kind: str) -> list[str]:
     return sorted((f"content/{kind}/{name}" for name in names), key=lambda name: name.split("/"))
 
 
+def stem_of(relpath: str) -> str:
+    """A content file's name without its suffix: its record's id, when that is a valid one."""
+    return posixpath.splitext(posixpath.basename(relpath))[0]
+
+
 class _File:
     """A content file: its hash now (from the build's hashing of its inputs when it has one),
     its bytes and YAML only when a record must be read."""
 
     def __init__(self, root: Path, relpath: str, known: dict[str, str] | None = None):
         self.relpath = relpath
-        self.stem = posixpath.splitext(posixpath.basename(relpath))[0]
+        self.stem = stem_of(relpath)
         self._path = os.path.join(root, relpath)
         self._source: YamlFile | None = None
         self.data: bytes | None = None

@@ -41,6 +41,11 @@ MANIFEST_VERSION = 3
 BACKGROUND_REMOVAL_FILES = 5000
 
 
+def file_checksum(data: bytes) -> str:
+    """What the manifest keeps of a file written without a key (`Output.sums`)."""
+    return hashlib.sha256(data).hexdigest()
+
+
 class Output:
     def __init__(self, out_dir: Path, manifest_path: Path | None = None):
         self.out_dir = Path(out_dir).resolve()
@@ -308,7 +313,7 @@ class Output:
         # previous build's (or the standby's) is linked (or kept), not written: it counts as
         # reused, so the leak gate, which passed those very bytes under the same rules, need
         # not read it again.
-        checksum = hashlib.sha256(data).hexdigest()
+        checksum = file_checksum(data)
         if self._kept(site_path, made_from, self.sums, "sums", checksum):
             return
         target = self.path(site_path, made_from)

@@ -49,7 +49,7 @@ class BuildContext:
     deferred: list | None = None
     # What a feature started before the content was loaded (`Plugin.before_load`), by its
     # name: its `on_site` takes it (and stops it); the build cancels what is left.
-    early: dict = field(default_factory=dict)
+    before_load: dict = field(default_factory=dict)
 
     def defer(self, job) -> None:
         """Run `job()` now, or after this feature's files are handed to the build."""
@@ -111,7 +111,7 @@ class Plugin:
     def before_load(self, root, cache_dir):
         """Work worth starting before the content is loaded, from the site's files alone (on a
         core the loading leaves idle), or None. The object returned has `cancel()`; the build
-        puts it in `context.early[self.name]` for `on_site`, and cancels it if the build
+        puts it in `context.before_load[self.name]` for `on_site`, and cancels it if the build
         fails first or `on_site` leaves it there."""
         return None
 

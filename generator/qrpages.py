@@ -21,7 +21,6 @@ zone): posters print it at least 40 mm wide, household cards 25 mm (shared/DOMAI
 from __future__ import annotations
 
 import os
-import posixpath
 import signal
 from contextlib import suppress
 from decimal import ROUND_UP, Decimal
@@ -229,9 +228,10 @@ def page_payloads(root) -> list[str]:
     the config's `base_url` (as the site model makes them: `Site.from_content`); none when the
     config cannot be read."""
     from .config import load_config
-    from .content import content_files
+    from .content import content_files, stem_of
     from .errors import ContentError
     from .schema import ID_PATTERN
+    from .site import page_url
 
     try:
         config = load_config(root)
@@ -240,9 +240,9 @@ def page_payloads(root) -> list[str]:
     payloads = []
     for kind in ("villages", "notices"):
         for relpath in content_files(root, kind):
-            stem = posixpath.splitext(posixpath.basename(relpath))[0]
+            stem = stem_of(relpath)
             if ID_PATTERN.match(stem):
-                payloads.append(config.absolute_url(f"{kind}/{stem}.html"))
+                payloads.append(config.absolute_url(page_url(kind, stem)))
     return payloads
 
 
@@ -265,9 +265,9 @@ class QrPlugin(Plugin):
             return None
 
     def on_site(self, site, context) -> None:
-        early = context.early.pop(self.name, None)
-        if early is not None:
-            early.stop()  # what it encoded is in the disk cache
+        started = context.before_load.pop(self.name, None)
+        if started is not None:
+            started.stop()  # what it encoded is in the disk cache
         self.cache = QrCache(context.cache_dir)
         codes = QrCodes(site, context.config, Translator(context.config.language), self.cache)
         context.globals["qr"] = codes

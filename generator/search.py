@@ -229,11 +229,13 @@ class SearchPlugin(Plugin):
         None)], {site path: text} of the others, documents) in the `Ahead` process."""
         from functools import partial
 
+        from .output import file_checksum
+
         made = self._export(site, context, partial(_published, out_dir))
         entries = made.entries
         texts = {site_path: made.exported.text(site_path) for site_path, checksum in entries if checksum is None}
         # (what Output.write_text records for a file it writes)
-        made.keep(context, {site_path: checksum or hashlib.sha256(texts[site_path].encode("utf-8")).hexdigest()
+        made.keep(context, {site_path: checksum or file_checksum(texts[site_path].encode("utf-8"))
                             for site_path, checksum in entries})
         return made.exported.summary, entries, texts, made.count
 

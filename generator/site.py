@@ -18,6 +18,11 @@ from .config import NOTICE_KINDS, SiteConfig
 from .privacy import mask_name
 
 
+def page_url(kind: str, record_id: str) -> str:
+    """The site path of a village's or a notice's page (`kind`: "villages" or "notices")."""
+    return f"{kind}/{record_id}.html"
+
+
 @dataclass(frozen=True)
 class PostingStatus:
     """Where a notice stands on `today`: upcoming, posting (with days left) or ended."""
@@ -156,7 +161,7 @@ class Site:
         villages: dict[str, VillagePage] = {}
         for village in sorted(content.villages.values(), key=lambda v: v.id):
             township = townships[village.township]
-            page = VillagePage(village=village, township=township, url=f"villages/{village.id}.html")
+            page = VillagePage(village=village, township=township, url=page_url("villages", village.id))
             villages[village.id] = page
             township.villages.append(page)
         notices: dict[str, NoticePage] = {}
@@ -170,7 +175,7 @@ class Site:
             page = NoticePage(
                 notice=notice,
                 village=village,
-                url=f"notices/{notice.id}.html",
+                url=page_url("notices", notice.id),
                 status=PostingStatus.of(notice, today),
                 names=config.privacy.names,
             )
