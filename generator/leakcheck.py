@@ -396,6 +396,7 @@ class _Names:
 
     def __init__(self, private_names: Iterable[str], public_names: Iterable[str]):
         private, public = searched_names(private_names, public_names)
+        self.private = private  # as the scan looks for them (searched_names)
         self.owner = {name: False for name in public} | {name: True for name in private}  # name -> is private
         self.any = bool(private)
         self.lengths = sorted({len(name) for name in self.owner}, reverse=True)
@@ -679,7 +680,11 @@ class _Hit:
 def skips_qr_paths(names: Iterable[str]) -> bool:
     """Whether the scan leaves the QR outlines out, with these names (private and public)
     looked for: not when a name could be found in path data (see `_without_qr_paths`)."""
-    return not any('"' in name or set(name) <= _QR_PATH_CHARS for name in names)
+    names = list(names)
+    if '"' in "".join(names):
+        return False
+    # The path's characters are ASCII: only an ASCII name can be made of them.
+    return not any(set(name) <= _QR_PATH_CHARS for name in names if name.isascii())
 
 
 def _may_mention(relpath: str, data: bytes, names: frozenset[str]) -> bool:

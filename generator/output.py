@@ -374,11 +374,12 @@ class Output:
         new_manifest = None
         if self.manifest_path is not None:
             self.manifest_path.parent.mkdir(parents=True, exist_ok=True)
+            files = sorted(self.written)  # (the manifest's list and the stamp's, forty thousand paths)
             manifest = {"version": MANIFEST_VERSION, "out_dir": str(self.out_dir), "inputs": inputs, "gate": gate,
                         "gate_parts": gate_parts, "base": base,
                         "numbers": dict(sorted(gate_numbers[0].items())) if gate_numbers else None,
                         "numbers_unknown": gate_numbers[1] if gate_numbers else None,
-                        "files": sorted(self.written), "keys": dict(sorted(self.keys.items())),
+                        "files": files, "keys": dict(sorted(self.keys.items())),
                         "sums": dict(sorted(self.sums.items()))}
             new_manifest = self.manifest_path.with_suffix(".new")
             new_manifest.write_bytes(marshal.dumps(manifest))
@@ -401,7 +402,7 @@ class Output:
             if new_manifest is not None:
                 os.replace(new_manifest, self.manifest_path)
                 tmp = self.manifest_path.with_suffix(".tmp")
-                tmp.write_text(files_stamp(inputs, self.written), encoding="utf-8")
+                tmp.write_text(files_stamp(inputs, files), encoding="utf-8")
                 os.replace(tmp, stamp_path(self.manifest_path))
             if old is not None:  # (here too: a signal must not leave it behind)
                 _remove(old, background=len(self.previous.get("files", ())) >= BACKGROUND_REMOVAL_FILES)
