@@ -47,3 +47,17 @@ print(code, round(run.seconds, 2), round(run.cpu_after, 2), round(run.cpu, 2))
     assert code == "0"
     assert float(seconds) < 0.9  # the wall time ends when the command returns
     assert 0.9 <= float(after) <= float(cpu)
+
+
+def test_the_build_benchmark_measures_the_cost_of_a_new_file_and_leaves_nothing_behind(tmp_path):
+    script = r"""
+import sys
+from pathlib import Path
+sys.path.insert(0, sys.argv[1])
+import bench_build
+print(bench_build.new_file_cost(Path(sys.argv[2]), files=200))
+"""
+    done = subprocess.run([sys.executable, "-c", script, str(REPO / "bench"), str(tmp_path)], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert 0 < float(done.stdout) < 100_000  # microseconds a file
+    assert list(tmp_path.iterdir()) == []
