@@ -11,10 +11,10 @@ import gc
 import hashlib
 import os
 import pickle
-import posixpath
 import re
 from dataclasses import dataclass, field
 from decimal import Decimal
+from operator import methodcaller
 from pathlib import Path, PurePosixPath
 
 from . import schema
@@ -440,12 +440,15 @@ def content_files(root: Path, kind: str) -> list[str]:
     names = files_under(folder, (".yaml", ".yml"))
     if kind == "villages":
         names = [name for name in names if "/" not in name]
-    return sorted((f"content/{kind}/{name}" for name in names), key=lambda name: name.split("/"))
+    return sorted((f"content/{kind}/{name}" for name in names), key=methodcaller("split", "/"))
 
 
 def stem_of(relpath: str) -> str:
-    """A content file's name without its suffix: its record's id, when that is a valid one."""
-    return posixpath.splitext(posixpath.basename(relpath))[0]
+    """A content file's name without its suffix: its record's id, when that is a valid one.
+    (As posixpath.splitext of the base name: a name whose dots all lead it has no suffix.)"""
+    name = relpath.rpartition("/")[2]
+    dot = name.rfind(".")
+    return name[:dot] if dot > 0 and name[:dot].strip(".") else name
 
 
 class _File:
@@ -455,7 +458,7 @@ class _File:
     def __init__(self, root: Path, relpath: str, known: dict[str, str] | None = None):
         self.relpath = relpath
         self.stem = stem_of(relpath)
-        self._path = os.path.join(root, relpath)
+        self._root = root
         self._source: YamlFile | None = None
         self.data: bytes | None = None
         digest = (known or {}).get(relpath)
@@ -465,7 +468,7 @@ class _File:
             self.digest = digest
 
     def _read(self) -> None:
-        with open(self._path, "rb") as f:
+        with open(os.path.join(self._root, self.relpath), "rb") as f:
             self.data = f.read()
         self.digest = hashlib.sha256(self.data).hexdigest()  # of the bytes read, whatever was known
 
@@ -712,6 +715,11 @@ def load_content(root: Path, cache_dir: Path | None = None, *, save: bool | str 
     reading = digest_of(config_digest, policy, ParseCache.VERSION, _TOOL_VERSION)
     lengths = frozenset(len(number) for number in allowed if len(number) >= 11)
 
+    def entry_key(kind: str, relpath: str, file_digest: str) -> str:
+        """A file's key in the parse cache: digest_of(kind, relpath, file_digest, reading),
+        its text spelt out (a call for each of ten thousand files)."""
+        return hashlib.sha256(f"{kind}\0{relpath}\0{file_digest}\0{reading}".encode("utf-8")).hexdigest()
+
     def relevant(runs) -> tuple[str, ...]:
         return allowed_in_runs(runs, allowed, lengths)
 
@@ -749,7 +757,7 @@ def load_content(root: Path, cache_dir: Path | None = None, *, save: bool | str 
         todo = []
         for i, file in enumerate(files):
             # (record, masked, village loc, the file's number runs, the allowed numbers in them)
-            entry = cache.get(digest_of(kind, file.relpath, file.digest, reading))
+            entry = cache.get(entry_key(kind, file.relpath, file.digest))
             if (entry is not None and relevant(entry[3]) == entry[4]
                     and (kind == "villages" or _photos_exist(entry[0], root))):
                 found[i] = (entry, entry[1])
@@ -762,7 +770,7 @@ def load_content(root: Path, cache_dir: Path | None = None, *, save: bool | str 
             problems.extend(file_problems)
             found[i] = (entry, file_masked)
             if entry is not None and ids[i]:
-                cache.put(digest_of(kind, files[i].relpath, read_digest, reading), entry)  # the bytes the parse read
+                cache.put(entry_key(kind, files[i].relpath, read_digest), entry)  # the bytes the parse read
         entries: dict = {}
         for file, record_id, (entry, file_masked) in zip(files, ids, found):
             masked.extend(file_masked)

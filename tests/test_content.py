@@ -82,3 +82,16 @@ def test_non_utf8_file_is_reported(tmp_path):
     with pytest.raises(ContentError) as err:
         load_content(root)
     assert str(err.value.problems[0]).startswith("content/notices/xiaohe/gbk.yaml:1:1: is not UTF-8 text")
+
+
+@pytest.mark.parametrize("relpath", [
+    "content/notices/a-2024-001.yaml", "content/villages/abc.yml", "content/notices/v/a.b.yaml", "a.yaml",
+    "content/notices/.yaml", "content/notices/..yaml", "content/notices/.a.yaml", "content/notices/...x.yaml",
+    "content/notices/a..b..yaml", "content/notices/noext", "content/notices/a.", "content/notices/.",
+])
+def test_a_content_files_stem_is_its_name_without_the_suffix_as_posixpath_splits_it(relpath):
+    import posixpath
+
+    from generator.content import stem_of
+
+    assert stem_of(relpath) == posixpath.splitext(posixpath.basename(relpath))[0]
