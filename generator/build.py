@@ -390,11 +390,13 @@ def assign_keys(site: Site, base: str, media: dict, plugins) -> None:
         photos = [repr(media.get(p.photo)) for p in page.notice.postings if p.photo]
         village = page.village
         page.key = page_key(base, "notice", page.notice.digest, village.village.digest, village.township.slug, *photos, *extra(page))
+    listed: dict[str, list[str]] = {}  # village id -> "notice id:digest" of its notices, for its township too
     for village in site.villages.values():
         cited = sorted({ref for c in (village.village.plan.commitments if village.village.plan else ()) for ref in c.notices})
         cited_digests = [site.notices[ref].notice.digest if ref in site.notices else "-" for ref in cited]
+        notices = listed[village.village.id] = [f"{n.notice.id}:{n.notice.digest}" for n in village.notices]
         village.key = page_key(base, "village", village.village.digest, village.township.slug,
-                               *(f"{n.id}:{n.notice.digest}" for n in village.notices), *cited_digests, *extra(village))
+                               *notices, *cited_digests, *extra(village))
     for township in site.townships:
-        parts = [f"{v.id}:{v.village.digest}:{','.join(f'{n.id}:{n.notice.digest}' for n in v.notices)}" for v in township.villages]
+        parts = [f"{v.village.id}:{v.village.digest}:{','.join(listed[v.village.id])}" for v in township.villages]
         township.key = page_key(base, "township", township.name, township.slug, *parts, *extra(township))
