@@ -29,3 +29,38 @@ def test_what_is_loaded_to_be_kept_is_frozen_inside_the_frozen_heap_only():
         after = [[number] for number in range(1000)]
     assert gc.get_freeze_count() == start
     assert len(outside) == len(after) == 1000
+
+
+def test_a_build_pauses_the_collector_where_it_makes_only_what_lives_on(tmp_path, monkeypatch):
+    """The model, the gate's rules, the page keys and the rendering's lists of files make
+    tens of thousands of objects at 10,000 notices that all live on: the build pauses the
+    collector there (its passes would free nothing) and only there."""
+    import datetime as dt
+
+    import generator.build as build_module
+    from conftest import make_site
+    from generator.output import Output
+    from generator.site import Site
+
+    seen: dict[str, list[bool]] = {}
+
+    def watch(owner, name, label):
+        original = getattr(owner, name)
+
+        def watched(*args, **kwargs):
+            seen.setdefault(label, []).append(gc.isenabled())
+            return original(*args, **kwargs)
+
+        monkeypatch.setattr(owner, name, watched)
+
+    watch(Site, "from_content", "model")
+    watch(build_module, "Rules", "rules")
+    watch(build_module, "assign_keys", "keys")
+    watch(Output, "reuse_many", "files reused")
+    watch(Output, "write_groups", "pages written")
+    root = make_site(tmp_path)
+    build_module.build(root, tmp_path / "out", dt.date(2026, 11, 22))
+    reused = seen.pop("files reused")
+    assert reused[:2] == [False, False]  # render_pages': the pages, the files made from them (features' own come after)
+    assert seen == {"model": [False], "rules": [False], "keys": [False], "pages written": [True]}
+    assert gc.isenabled()
