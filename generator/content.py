@@ -765,7 +765,12 @@ def load_content(root: Path, cache_dir: Path | None = None, *, save: bool | str 
                 todo.append(i)
         if at_most is not None and len(todo) > at_most:
             raise TooManyChanges(f"{len(todo)} {kind} files to read")
-        parsed = run_parallel([lambda i=i: parse(files[i], kind, ids[i]) for i in todo])
+        # The records made live until the build ends: the collector's full passes over them,
+        # ever more as they pile up, took a cold build at 10,000 notices 0.6 s of the 3.6 s
+        # its loading took in this process, and as much in the worker (which inherits the
+        # pause). What the parse leaves to collect is a few megabytes.
+        with gc_paused(keep=True):
+            parsed = run_parallel([lambda i=i: parse(files[i], kind, ids[i]) for i in todo])
         for i, (entry, file_problems, file_masked, read_digest) in zip(todo, parsed):
             problems.extend(file_problems)
             found[i] = (entry, file_masked)

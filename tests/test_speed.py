@@ -64,3 +64,21 @@ def test_a_build_pauses_the_collector_where_it_makes_only_what_lives_on(tmp_path
     assert reused[:2] == [False, False]  # render_pages': the pages, the files made from them (features' own come after)
     assert seen == {"model": [False], "rules": [False], "keys": [False], "pages written": [True]}
     assert gc.isenabled()
+
+
+def test_content_files_are_parsed_with_the_collector_paused(tmp_path, monkeypatch):
+    """A cold load makes every record: they all live on (`load_content`)."""
+    import generator.content as content_module
+    from conftest import make_site
+
+    seen: list[bool] = []
+    original = content_module.read_notice
+
+    def watched(*args, **kwargs):
+        seen.append(gc.isenabled())
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(content_module, "read_notice", watched)
+    content_module.load_content(make_site(tmp_path), tmp_path / "cache")
+    assert seen and not any(seen)
+    assert gc.isenabled()
