@@ -703,8 +703,9 @@ def load_content(root: Path, cache_dir: Path | None = None, *, save: bool | str 
 
     # Personal numbers are dealt with on the raw text, before any record exists.
     numbers = list(config.supervision_phones) if config else []
-    for file in village_files:
-        numbers += _team_numbers(file, cache)
+    with gc_paused():  # (a cold build's thousand village trees, kept until their records are made)
+        for file in village_files:
+            numbers += _team_numbers(file, cache)
     digits = (re.sub(r"\D", "", normalize_digits(str(n))) for n in numbers)
     allowed = frozenset(d[2:] if len(d) == 13 and d.startswith("86") else d for d in digits if d)
     policy = config.privacy.on_unmasked_pii if config else "fail"

@@ -71,14 +71,45 @@ def test_content_files_are_parsed_with_the_collector_paused(tmp_path, monkeypatc
     import generator.content as content_module
     from conftest import make_site
 
-    seen: list[bool] = []
-    original = content_module.read_notice
+    seen: dict[str, list[bool]] = {}
 
-    def watched(*args, **kwargs):
-        seen.append(gc.isenabled())
-        return original(*args, **kwargs)
+    def watch(name):
+        original = getattr(content_module, name)
 
-    monkeypatch.setattr(content_module, "read_notice", watched)
+        def watched(*args, **kwargs):
+            seen.setdefault(name, []).append(gc.isenabled())
+            return original(*args, **kwargs)
+
+        monkeypatch.setattr(content_module, name, watched)
+
+    watch("read_notice")
+    watch("_team_numbers")  # (the villages' files, read for their phones before any record is made)
     content_module.load_content(make_site(tmp_path), tmp_path / "cache")
-    assert seen and not any(seen)
+    assert set(seen) == {"read_notice", "_team_numbers"}
+    assert not any(seen["read_notice"]) and not any(seen["_team_numbers"])
     assert gc.isenabled()
+
+
+def test_a_features_process_leaves_what_each_feature_made_out_of_the_collectors_passes():
+    """A features' process (background.Beside) keeps what each feature made until it ends:
+    a cold build's search index is millions of objects, which the collector's full passes
+    during the next feature and the gate's scan would walk again and again."""
+    from types import SimpleNamespace
+
+    from generator.background import _write_beside
+
+    made = []
+
+    class Feature:
+        name = "feature"
+
+        def on_write(self, site, context, output, advance):
+            made.extend([number] for number in range(1000))
+
+    output = SimpleNamespace(written={}, keys={}, sums={}, reused=set(), from_standby=set())
+    before = gc.get_freeze_count()
+    try:
+        _write_beside([Feature()], None, SimpleNamespace(), output, (set(), set(), set(), set(), set()), None)
+        assert gc.get_freeze_count() >= before + len(made)
+    finally:
+        gc.unfreeze()
