@@ -41,8 +41,9 @@ same bytes as when it was alone. Those two verdicts compare CPU times of our own
 
 First it prints what a new file costs in the work folder (`new_file_cost`): a cold build
 makes 40,000 files at 10,000 notices and Hugo 12,000, so a file system where that is slow
-(on ext4, a folder whose inode group is crowded) weighs on the ratio. The work folder is a
-new one in the system's temporary folder unless `--keep DIR` names another.
+weighs on the ratio (docs/scaling.md: on this project's machine, 9 µs under / and 100-240
+µs under folders of the same ext4 disk where many files had been made and removed). The
+work folder is a new one in the system's temporary folder unless `--keep DIR` names another.
 
 The build runs without --quiet so that its per-stage times can be shown; printing them
 costs nothing measurable. Exit code 0 when everything was measured (targets met or not),
@@ -603,9 +604,9 @@ def parse_sizes(text: str) -> list[tuple[int, int]]:
 def new_file_cost(folder: Path, files: int = 2000) -> float:
     """Microseconds of CPU to make one new 20 kB file in a new folder under `folder`: the
     file system's figure, not ours (a cold build makes 40,000 files at 10,000 notices, Hugo
-    12,000). On ext4 it depends on how full the inode group of the folder's parent is: on
-    one machine, 9 µs in a new folder under / and 100-160 µs under a /tmp crowded with old
-    corpora. Printed so that two runs can be told apart by it."""
+    12,000). It can differ by folder on one disk: on one machine's ext4, 9 µs in a new
+    folder under / and 100-240 µs under /tmp or /var/tmp once many files had been made and
+    removed there. Printed so that two runs can be told apart by it."""
     where = Path(tempfile.mkdtemp(prefix="new-file-cost-", dir=folder))
     data = b"x" * 20_000
     try:

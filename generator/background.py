@@ -334,7 +334,7 @@ def _write_beside(plugins, site, context, output, before, check):
         seconds[plugin.name] = time.perf_counter() - start
         # What the feature made (a cold build's search index: millions of objects) lives
         # until this process ends: left out of the collector's full passes from here on
-        # (those during the next feature and the gate's scan took 0.5 s at 10,000 notices).
+        # (0.6 s of collections in a cold build at 10,000 notices before, 0.2 s after).
         gc.freeze()
     written_before, keys_before, sums_before, reused_before, standby_before = before
     written = {p: m for p, m in output.written.items() if p not in written_before}

@@ -769,7 +769,8 @@ def load_content(root: Path, cache_dir: Path | None = None, *, save: bool | str 
         # The records made live until the build ends: the collector's full passes over them,
         # ever more as they pile up, took a cold build at 10,000 notices 0.6 s of the 3.6 s
         # its loading took in this process, and as much in the worker (which inherits the
-        # pause). What the parse leaves to collect is a few megabytes.
+        # pause). What the parse leaves in reference cycles is frozen with them: this
+        # process's largest resident set went from 122 to 124 MB.
         with gc_paused(keep=True):
             parsed = run_parallel([lambda i=i: parse(files[i], kind, ids[i]) for i in todo])
         for i, (entry, file_problems, file_masked, read_digest) in zip(todo, parsed):
