@@ -11,6 +11,7 @@ import gc
 import hashlib
 import os
 import pickle
+import posixpath
 import re
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -444,11 +445,8 @@ def content_files(root: Path, kind: str) -> list[str]:
 
 
 def stem_of(relpath: str) -> str:
-    """A content file's name without its suffix: its record's id, when that is a valid one.
-    (As posixpath.splitext of the base name: a name whose dots all lead it has no suffix.)"""
-    name = relpath.rpartition("/")[2]
-    dot = name.rfind(".")
-    return name[:dot] if dot > 0 and name[:dot].strip(".") else name
+    """A content file's name without its suffix: its record's id, when that is a valid one."""
+    return posixpath.splitext(relpath.rpartition("/")[2])[0]  # (the base name, without a second call)
 
 
 class _File:
@@ -681,7 +679,7 @@ def load_content(root: Path, cache_dir: Path | None = None, *, save: bool | str 
     `save="apart"`: a large save may be left to a process of its own (`ParseCache.save`).
     `at_most`: raise TooManyChanges when more files than that must be parsed (a process
     that wants the content only after an edit: background.Ahead)."""
-    from .privacy import allowed_in_runs, normalize_digits
+    from .privacy import allowed_in_runs, normalize_phone
 
     root = Path(root)
     problems: list[Problem] = []
@@ -706,8 +704,7 @@ def load_content(root: Path, cache_dir: Path | None = None, *, save: bool | str 
     with gc_paused():  # (a cold build's thousand village trees, kept until their records are made)
         for file in village_files:
             numbers += _team_numbers(file, cache)
-    digits = (re.sub(r"\D", "", normalize_digits(str(n))) for n in numbers)
-    allowed = frozenset(d[2:] if len(d) == 13 and d.startswith("86") else d for d in digits if d)
+    allowed = frozenset(digits for n in numbers if (digits := normalize_phone(str(n))))
     policy = config.privacy.on_unmasked_pii if config else "fail"
     # How a file reads depends on the allowed numbers only through those that are part of its
     # free text's number runs (privacy.number_runs): its record is kept with its runs and
@@ -715,11 +712,6 @@ def load_content(root: Path, cache_dir: Path | None = None, *, save: bool | str 
     # reads again only the files that write the old or the new one.
     reading = digest_of(config_digest, policy, ParseCache.VERSION, _TOOL_VERSION)
     lengths = frozenset(len(number) for number in allowed if len(number) >= 11)
-
-    def entry_key(kind: str, relpath: str, file_digest: str) -> str:
-        """A file's key in the parse cache: digest_of(kind, relpath, file_digest, reading),
-        its text spelt out (a call for each of ten thousand files)."""
-        return hashlib.sha256(f"{kind}\0{relpath}\0{file_digest}\0{reading}".encode("utf-8")).hexdigest()
 
     def relevant(runs) -> tuple[str, ...]:
         return allowed_in_runs(runs, allowed, lengths)
@@ -758,7 +750,7 @@ def load_content(root: Path, cache_dir: Path | None = None, *, save: bool | str 
         todo = []
         for i, file in enumerate(files):
             # (record, masked, village loc, the file's number runs, the allowed numbers in them)
-            entry = cache.get(entry_key(kind, file.relpath, file.digest))
+            entry = cache.get(digest_of(kind, file.relpath, file.digest, reading))
             if (entry is not None and relevant(entry[3]) == entry[4]
                     and (kind == "villages" or _photos_exist(entry[0], root))):
                 found[i] = (entry, entry[1])
@@ -777,7 +769,7 @@ def load_content(root: Path, cache_dir: Path | None = None, *, save: bool | str 
             problems.extend(file_problems)
             found[i] = (entry, file_masked)
             if entry is not None and ids[i]:
-                cache.put(entry_key(kind, files[i].relpath, read_digest), entry)  # the bytes the parse read
+                cache.put(digest_of(kind, files[i].relpath, read_digest, reading), entry)  # the bytes the parse read
         entries: dict = {}
         for file, record_id, (entry, file_masked) in zip(files, ids, found):
             masked.extend(file_masked)
@@ -848,7 +840,7 @@ _TOOL_VERSION = __import__("generator").__version__
 
 
 def digest_of(*parts) -> str:
-    return hashlib.sha256("\0".join(str(p) for p in parts).encode("utf-8")).hexdigest()
+    return hashlib.sha256("\0".join(map(str, parts)).encode("utf-8")).hexdigest()
 
 
 def _known_digests(root: Path) -> dict[str, str]:

@@ -13,12 +13,11 @@ from __future__ import annotations
 
 import hashlib
 import os
-import re
 import sqlite3
 from pathlib import Path
 
 from .errors import BuildError
-from .privacy import normalize_digits
+from .privacy import normalize_phone
 
 PARALLEL_FILES = 2000  # a site this large is scanned on every core
 # Verdicts (below) are looked up and recorded for batches this large: a build into an empty
@@ -33,14 +32,6 @@ def allowed_numbers(content) -> frozenset[str]:
         for member in village.team:
             numbers += [n for n in (member.phone, member.unit_phone) if n]
     return frozenset(digits for n in numbers if (digits := normalize_phone(n)))
-
-
-_NOT_DIGIT = re.compile(r"\D")
-
-
-def normalize_phone(number: str) -> str:
-    digits = _NOT_DIGIT.sub("", normalize_digits(number))
-    return digits[2:] if digits.startswith("86") and len(digits) == 13 else digits
 
 
 def private_names(content) -> set[str]:
