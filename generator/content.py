@@ -517,21 +517,49 @@ class ParseCache:
             kept = _kept_shards(folder)
             with gc_paused(keep=True):
                 for shard in sorted(os.listdir(folder)):
-                    if not shard.endswith(".pickle"):
-                        continue
-                    signature = _signature(folder / shard)
-                    known = kept.get(shard)
-                    if known is not None and signature is not None and known[0] == signature:
-                        self.entries.update(known[1])
-                        continue
-                    try:
-                        with open(folder / shard, "rb") as f:
-                            stored = pickle.load(f)
-                        if stored.get("version") == self.VERSION:
-                            self.entries.update(stored["entries"])
-                            kept[shard] = (signature, stored["entries"])
-                    except Exception:  # a damaged or old shard only costs parsing its files again
-                        continue
+                    if shard.endswith(".pickle"):
+                        self.entries.update(self._read_shard(folder, shard, kept))
+
+    @classmethod
+    def _read_shard(cls, folder: Path, shard: str, kept: dict) -> dict:
+        """The entries of one shard's file: those kept by this process while the file is the
+        one they were read from, else unpickled (and kept); none from a damaged or old file."""
+        signature = _signature(folder / shard)
+        known = kept.get(shard)
+        if known is not None and signature is not None and known[0] == signature:
+            return known[1]
+        try:
+            with open(folder / shard, "rb") as f:
+                stored = pickle.load(f)
+            if stored.get("version") != cls.VERSION:
+                return {}
+        except Exception:  # a damaged or old shard only costs parsing its files again
+            return {}
+        kept[shard] = (signature, stored["entries"])
+        return stored["entries"]
+
+    @classmethod
+    def read_ahead(cls, folder: Path, stop) -> int:
+        """Unpickle the shards of the cache in `folder` into this process's kept ones, one at
+        a time until `stop()` is true, for the build this process runs next: `gongshi build`
+        does it while a child hashes the inputs (inputs.Digest), time it would otherwise
+        spend waiting (0.1-0.2 s at 10,000 notices), and the processes the build forks before
+        loading share what was read. Returns how many shards were read; those read but not
+        wanted (a site with nothing new) cost only that wait."""
+        try:
+            names = sorted(name for name in os.listdir(folder) if name.endswith(".pickle"))
+        except OSError:
+            return 0
+        kept = _kept_shards(folder)
+        done = 0
+        with gc_paused():
+            for shard in names:
+                if stop():
+                    break
+                cls._read_shard(folder, shard, kept)
+                done += 1
+        gc.freeze()  # (they live until the build ends: the collector need not walk them)
+        return done
 
     def get(self, key: str):
         entry = self.entries.get(key)
@@ -611,6 +639,11 @@ class ParseCache:
                 os._exit(status)
         _SAVING.append(pid)
         return True
+
+
+def parse_cache_folder(cache_dir: Path) -> Path:
+    """Where the parse cache of a build cache keeps its shards."""
+    return cache_dir / "parsed"
 
 
 # The shards this process last read or wrote, for the next build it runs (`gongshi serve`
@@ -694,7 +727,7 @@ def load_content(root: Path, cache_dir: Path | None = None, *, save: bool | str 
             config = read_config(source)
         problems += source.problems
 
-    cache = ParseCache(cache_dir / "parsed" if cache_dir is not None else None)
+    cache = ParseCache(parse_cache_folder(cache_dir) if cache_dir is not None else None)
     known = _known_digests(root)
     village_files = [_File(root, path, known) for path in content_files(root, "villages")]
     notice_files = [_File(root, path, known) for path in content_files(root, "notices")]

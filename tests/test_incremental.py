@@ -710,6 +710,69 @@ def test_a_process_that_builds_again_keeps_the_parse_cache_it_read_or_wrote(tmp_
     assert unpickled == [shards[0]] and after.notices == edited.notices and after.changed == len(stored["entries"])
 
 
+def test_the_build_command_reads_the_parse_cache_while_its_inputs_are_hashed(tmp_path, monkeypatch):
+    """`gongshi build` unpickles the parse cache's shards while the child hashing its inputs
+    has not answered (inputs.Digest), one at a time, and stops when it has: the build then
+    takes those shards from memory, reading each file once in all; a site with nothing new,
+    hashed by the time the imports are done, reads none."""
+    import select
+
+    from generator import content, inputs
+    from generator.cli import main
+    from generator.commands.build import WARM_UP
+
+    root = generate(tmp_path / "site", notices=60, villages=3, seed=8)
+    monkeypatch.setenv("GONGSHI_CACHE", str(tmp_path / "cache"))
+    args = ["build", "--root", str(root), "--today", TODAY.isoformat(), "--quiet"]
+    assert main(args) == 0
+    shards = sorted(p.name for p in (tmp_path / "cache" / "parsed").glob("*.pickle"))
+    assert len(shards) > 20
+    unpickled = []
+    real_load = content.pickle.load
+
+    def load(f):  # (the pickle module's: the parse cache's shards are noted)
+        if Path(f.name).parent.name == "parsed":
+            unpickled.append(Path(f.name).name)
+        return real_load(f)
+
+    monkeypatch.setattr(content.pickle, "load", load)
+
+    def answers_after(questions: int):
+        """Digest.ready: not yet for that many questions, then once the child has answered."""
+        asked = []
+
+        def ready(self):
+            asked.append(1)
+            return len(asked) > questions and bool(select.select([self._read], [], [])[0])
+        return ready
+
+    read_ahead = []
+    real_read_ahead = content.ParseCache.read_ahead.__func__
+
+    def reading_ahead(cls, folder, stop):
+        before = len(unpickled)
+        done = real_read_ahead(cls, folder, stop)
+        read_ahead.append(unpickled[before:])
+        return done
+
+    monkeypatch.setattr(content.ParseCache, "read_ahead", classmethod(reading_ahead))
+    monkeypatch.setattr(inputs.Digest, "ready", answers_after(len(WARM_UP) + 7))
+    notice = notice_files(root)[0]
+    retitle(notice, "更正")
+    monkeypatch.setattr(content, "_KEPT", {})  # a new process
+    assert main(args) == 0
+    assert read_ahead == [shards[:7]]  # seven read while the child hashed
+    assert sorted(unpickled) == shards  # the others when the content was loaded, none twice
+    assert "更正" in (root / "build" / "notices" / f"{notice.stem}.html").read_text(encoding="utf-8")
+    # Nothing new, the hash there when the imports are done: no shard read.
+    monkeypatch.setattr(inputs.Digest, "ready", answers_after(len(WARM_UP)))
+    monkeypatch.setattr(content, "_KEPT", {})
+    unpickled.clear()
+    read_ahead.clear()
+    assert main(args) == 0
+    assert read_ahead == [[]] and unpickled == []
+
+
 def test_a_team_phone_changed_reads_again_only_the_files_that_write_the_old_or_the_new_number(tmp_path, monkeypatch):
     """The allowed numbers (team phones) key a file's record only where its free text holds
     one (content.py): after a phone changes, the notice whose body gave the old number is

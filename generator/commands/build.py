@@ -27,13 +27,18 @@ def run(args, t) -> int:
     out_dir = Path(args.out).resolve() if args.out else root / "build"
     today = args.today or dt.date.today()
     # The inputs are hashed in a child process while this one imports what a build needs,
-    # a module at a time until the hash is there: a site with nothing new exits as soon as
-    # its inputs are hashed, one that changed has its modules by then.
+    # a module at a time until the hash is there, then reads the parse cache a shard at a
+    # time (0.2 s at 10,000 notices, half of it done by then): a site with nothing new
+    # exits as soon as its inputs are hashed, one that changed has its modules by then.
     pending = Digest(root, out_dir, today)
     for module in WARM_UP:
         if pending.ready():
             break
         importlib.import_module(module, __package__)
+    else:  # still hashing: the parse cache is read meanwhile, for the build that may follow
+        from ..content import ParseCache, parse_cache_folder
+
+        ParseCache.read_ahead(parse_cache_folder(cache_dir(root)), pending.ready)
     inputs = pending.result()
     if up_to_date(manifest_path(cache_dir(root), out_dir), out_dir, inputs):
         if not args.quiet:
