@@ -23,8 +23,13 @@ import math
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from PIL import ExifTags, Image, ImageCms, ImageOps
+if TYPE_CHECKING:
+    from PIL import Image
+
+# Pillow (10-15 ms to import) is imported where an image is read or made: a rebuild after
+# an edit that publishes no photo and writes no image does not need it.
 
 # Formats a phone, a scanner or a clerk's PC produces (Pillow reads MPO, the JPEG of
 # phones with several cameras, as JPEG). Pillow can open more (EPS runs Ghostscript, for
@@ -68,6 +73,8 @@ def publish_image(src: Path, dest: Path, *, max_side: int = 1600, thumb_side: in
 
 def _read_pixels(src: Path, max_side: int) -> Image.Image:
     """The photo upright, in sRGB, as a new image that carries nothing but its pixels."""
+    from PIL import Image, ImageOps
+
     try:
         with Image.open(src, formats=ACCEPTED_FORMATS) as image:
             _decode_small(image, max_side)
@@ -99,6 +106,8 @@ def _decode_small(image: Image.Image, max_side: int) -> None:
 
 
 def _to_srgb(image: Image.Image) -> Image.Image:
+    from PIL import Image, ImageCms
+
     if image.mode in ("RGBA", "LA", "PA", "RGBa", "La") or (image.mode == "P" and "transparency" in image.info):
         rgba = image.convert("RGBA")
         return Image.alpha_composite(Image.new("RGBA", rgba.size, BACKGROUND + (255,)), rgba).convert("RGB")
@@ -116,6 +125,8 @@ def _to_srgb(image: Image.Image) -> Image.Image:
 
 def _fit(image: Image.Image, side: int) -> Image.Image:
     """`image` scaled down so that its longer side is at most `side` (never scaled up)."""
+    from PIL import Image
+
     width, height = image.size
     longer = max(width, height)
     if longer <= side:
@@ -157,6 +168,8 @@ def image_metadata_findings(path: Path, data: bytes | None = None) -> list[str]:
 
 
 def _exif_findings(payload: bytes, where: str) -> list[str]:
+    from PIL import ExifTags, Image
+
     exif = Image.Exif()
     try:
         exif.load(payload)
@@ -276,6 +289,8 @@ def _webp_findings(data: bytes) -> list[str]:
 
 
 def _pillow_findings(data: bytes) -> list[str]:
+    from PIL import Image
+
     try:
         with Image.open(io.BytesIO(data)) as image:
             info = dict(image.info)

@@ -113,3 +113,24 @@ def test_a_features_process_leaves_what_each_feature_made_out_of_the_collectors_
         assert gc.get_freeze_count() >= before + len(made)
     finally:
         gc.unfreeze()
+
+
+def test_the_modules_a_rebuild_imports_leave_pillow_out():
+    """Pillow (10-15 ms to import) is imported where an image is read or made (media.py,
+    qr.py): a rebuild after an edit that publishes no photo, whose process imports the
+    modules `gongshi build` warms up, the build's and the leak gate's, does without it."""
+    import subprocess
+    import sys
+
+    from conftest import REPO
+
+    code = (
+        "import importlib, sys\n"
+        "from generator.commands.build import WARM_UP\n"
+        "for name in (*WARM_UP, '..build', '..leakcheck', '..leakgate', '..media_stage', '..opendata', '..feeds'):\n"
+        "    importlib.import_module(name, 'generator.commands')\n"
+        "print(sorted(m for m in sys.modules if m == 'PIL' or m.startswith('PIL.')))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"
+    # (and the media module still reads photos: tests/test_media.py)
