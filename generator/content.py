@@ -558,7 +558,8 @@ class ParseCache:
                     break
                 cls._read_shard(folder, shard, kept)
                 done += 1
-        gc.freeze()  # (they live until the build ends: the collector need not walk them)
+        if done:
+            gc.freeze()  # (they live until the build ends: the collector need not walk them)
         return done
 
     def get(self, key: str):
