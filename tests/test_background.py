@@ -456,6 +456,7 @@ def logging_scans(monkeypatch, log: Path) -> None:
 
     monkeypatch.setattr(leakcheck, "scan_site", logged)
     monkeypatch.setattr(leakgate, "PARALLEL_FILES", 1)
+    monkeypatch.setattr(leakgate, "SPLIT_FILES", 1)
 
 
 def test_a_features_process_scans_its_files_on_every_core(tmp_path, monkeypatch, forked):

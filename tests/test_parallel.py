@@ -154,13 +154,39 @@ def test_the_leak_gate_finds_leaks_when_it_scans_in_slices(tmp_path, monkeypatch
         (site / f"p{n}.html").write_text("<p>公示</p>", encoding="utf-8")
     (site / "p13.html").write_text("<p>身份证 11010519491231002X</p>", encoding="utf-8")
     (site / "p6.html").write_text("<p>电话 13912345678</p>", encoding="utf-8")
-    monkeypatch.setattr(leakgate, "PARALLEL_FILES", 1)
+    monkeypatch.setattr(leakgate, "SPLIT_FILES", 1)
     monkeypatch.setattr(parallel, "MIN_JOBS", 1)
     monkeypatch.setenv("GONGSHI_JOBS", "3")
     with pytest.raises(BuildError) as err:
         leakgate.gate(load_content(root), site)
     lines = str(err.value).splitlines()[1:]
     assert [line.split(":")[0] for line in lines] == ["p13.html", "p6.html"]
+
+
+def test_the_gate_scans_a_batch_of_split_files_or_more_on_the_cores_it_is_given(tmp_path, monkeypatch, ran_in_workers):
+    """`Rules.leaks` scans a batch of `SPLIT_FILES` files or more in slices, one per process
+    it is given (the gate's last step after a notice is added: the search index's renumbered
+    files, while the other cores idle), a smaller batch or a single process here, finding
+    the same leaks and numbers either way."""
+    from generator import leakgate
+    from generator.content import load_content
+
+    root = generate(tmp_path / "site", notices=5, villages=1, seed=2)
+    site = tmp_path / "built"
+    site.mkdir()
+    for n in range(12):
+        (site / f"p{n:02}.html").write_text(f"<p>公示 {n}，电话 1391234{5670 + n}</p>", encoding="utf-8")
+    rules = leakgate.Rules(load_content(root))
+    monkeypatch.setattr(leakgate, "SPLIT_FILES", 10)
+    files = sorted(p.name for p in site.iterdir())
+    runs = []
+    for batch, jobs in ((files[:9], 2), (files[:10], 2), (files, 2), (files, 1)):
+        met: dict = {}
+        found = rules.leaks(site, batch, met=met, jobs=jobs)
+        runs.append((len(ran_in_workers), [leak.path for leak in found], met))
+    assert [pools for pools, _, _ in runs] == [0, 1, 2, 2]  # a pool for each batch of ten or more on two cores
+    assert runs[0][1] == files[:9] and runs[1][1] == files[:10]
+    assert runs[2][1:] == runs[3][1:] and runs[2][1] == files and len(runs[2][2]) == 12
 
 
 def test_search_index_made_in_shares_equals_one_process(tmp_path, monkeypatch, ran_in_workers):
