@@ -169,6 +169,24 @@ def _write_site(root, out_dir, today, progress, plugins, inputs, cache, content,
             if plugin.name not in away:
                 with progress.stage(plugin.name) as advance:
                     values[plugin.name] = plugin.on_write(site, context, output, advance)
+        seconds = {}
+
+        def write_ahead(answered_only: bool) -> None:
+            """Write the files of the features made ahead (background.Ahead): those whose
+            process has answered (`answered_only`), or all of them."""
+            for job in list(ahead):
+                if job in taken or (answered_only and not job.answered()):
+                    continue
+                taken.add(job)
+                plugin = job.plugin
+                with progress.stage(plugin.name, report=False) as advance:
+                    values[plugin.name], seconds[plugin.name], used = _write_ahead(job, site, context, output, advance)
+                if not used:  # made here after all (the process cancelled)
+                    ahead.remove(job)
+
+        taken: set = set()
+        if beside:  # written while the other features' processes finish, when they are there already
+            write_ahead(answered_only=True)
         early: tuple[list[str], list, dict] = ([], [], {})
         if beside:
             # While the features' processes finish (on a cold build they can run seconds past
@@ -179,13 +197,8 @@ def _write_site(root, out_dir, today, progress, plugins, inputs, cache, content,
             # 470 -> 435 MB at 10,000 notices).
             with progress.stage("gate", report=False):
                 early = _scan_early(check, output, beside)
-        seconds = {name: spent for job in beside for name, spent in job.join(output).items()}
-        for job in list(ahead):
-            plugin = job.plugin
-            with progress.stage(plugin.name, report=False) as advance:
-                values[plugin.name], seconds[plugin.name], used = _write_ahead(job, site, context, output, advance)
-            if not used:  # made here after all (the process cancelled)
-                ahead.remove(job)
+        seconds.update((name, spent) for job in beside for name, spent in job.join(output).items())
+        write_ahead(answered_only=False)
         for job in beside:
             values.update(job.values)
         for plugin in plugins:  # reported in the features' order
