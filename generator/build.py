@@ -171,22 +171,32 @@ def _write_site(root, out_dir, today, progress, plugins, inputs, cache, content,
                     values[plugin.name] = plugin.on_write(site, context, output, advance)
         seconds = {}
 
-        def write_ahead(answered_only: bool) -> None:
-            """Write the files of the features made ahead (background.Ahead): those whose
-            process has answered (`answered_only`), or all of them."""
+        def write_ahead(before_join: bool) -> None:
+            """Write the files of the features made ahead (background.Ahead): `before_join`,
+            those whose process has answered, while the other features' processes finish
+            (one whose files cannot be used is made here only after those, holding less
+            memory at once); else all the others."""
             for job in list(ahead):
-                if job in taken or (answered_only and not job.answered()):
+                if job in done or (before_join and not job.answered()):
                     continue
-                taken.add(job)
                 plugin = job.plugin
                 with progress.stage(plugin.name, report=False) as advance:
-                    values[plugin.name], seconds[plugin.name], used = _write_ahead(job, site, context, output, advance)
+                    if job in unusable:
+                        made = _make_here(plugin, site, context, output, advance)
+                    else:
+                        made = _write_ahead(job, site, context, output, advance, here=not before_join)
+                if made is None:
+                    unusable.add(job)
+                    continue
+                done.add(job)
+                values[plugin.name], seconds[plugin.name], used = made
                 if not used:  # made here after all (the process cancelled)
                     ahead.remove(job)
 
-        taken: set = set()
+        done: set = set()
+        unusable: set = set()  # (answered early, with files that cannot be used)
         if beside:  # written while the other features' processes finish, when they are there already
-            write_ahead(answered_only=True)
+            write_ahead(before_join=True)
         early: tuple[list[str], list, dict] = ([], [], {})
         if beside:
             # While the features' processes finish (on a cold build they can run seconds past
@@ -198,7 +208,7 @@ def _write_site(root, out_dir, today, progress, plugins, inputs, cache, content,
             with progress.stage("gate", report=False):
                 early = _scan_early(check, output, beside)
         seconds.update((name, spent) for job in beside for name, spent in job.join(output).items())
-        write_ahead(answered_only=False)
+        write_ahead(before_join=False)
         for job in beside:
             values.update(job.values)
         for plugin in plugins:  # reported in the features' order
@@ -266,11 +276,12 @@ def _scan_early(check, output: Output, beside: list) -> tuple[list[str], list, d
     return paths, leaks, met
 
 
-def _write_ahead(job, site, context, output, advance) -> tuple:
+def _write_ahead(job, site, context, output, advance, here: bool = True) -> tuple | None:
     """(what the feature's `on_write` returns, its seconds, whether the `Ahead` process's
     files were used): made here instead (the process cancelled) when they cannot be, when
     the process loaded other content than this one (a file saved meanwhile), or when it
-    failed (its error, if it is one, comes again here)."""
+    failed (its error, if it is one, comes again here). Not `here`: None instead of making
+    them, for the caller to make them later (`_make_here`)."""
     plugin = job.plugin
     try:
         snapshot, made, seconds = job.join()
@@ -282,6 +293,12 @@ def _write_ahead(job, site, context, output, advance) -> tuple:
     if value is not None:
         return value, seconds, True
     job.cancel()
+    return _make_here(plugin, site, context, output, advance) if here else None
+
+
+def _make_here(plugin, site, context, output, advance) -> tuple:
+    """A feature made ahead whose process's files cannot be used, made in this process:
+    (what its `on_write` returns, its seconds, False)."""
     start = time.perf_counter()
     value = plugin.on_write(site, context, output, advance)
     return value, time.perf_counter() - start, False

@@ -645,12 +645,14 @@ def test_after_an_edit_the_search_index_comes_from_a_process_started_before_the_
     assert here == [(True, "1")] * 2  # (the clean builds, in one process)
 
 
-@pytest.mark.parametrize("answered", [True, False])
+@pytest.mark.parametrize("answered", ["yes", "not yet", "failed"])
 def test_the_search_files_made_ahead_are_written_while_the_other_features_finish(tmp_path, monkeypatch, forked, answered):
     """After an edit the search index's process (started before the content was loaded) has
     usually answered when the pages are rendered: its files are written then, while the
-    open-data and supervision processes finish, not after waiting for them; a process that
-    has not answered yet is waited for after them. The site is the same either way."""
+    open-data and supervision processes finish, not after waiting for them. A process that
+    has not answered yet is waited for after them, and the index of one that failed is made
+    here after them too (beside them it would hold more memory at once). The site is the
+    same either way."""
     import select
 
     from generator.search import SearchPlugin
@@ -660,19 +662,27 @@ def test_the_search_files_made_ahead_are_written_while_the_other_features_finish
     out = tmp_path / "out"
     build(root, out, TODAY)
     events: list[str] = []
-    real_write, real_join = SearchPlugin.write_ahead, background.Beside.join
+    real_write, real_on_write, real_join = SearchPlugin.write_ahead, SearchPlugin.on_write, background.Beside.join
     monkeypatch.setattr(SearchPlugin, "write_ahead", lambda self, *args: (events.append("search written"), real_write(self, *args))[1])
+    monkeypatch.setattr(SearchPlugin, "on_write", lambda self, *args: (events.append("search made here"), real_on_write(self, *args))[1])
     monkeypatch.setattr(background.Beside, "join", lambda self, output: (events.append("joined"), real_join(self, output))[1])
 
     def has_answered(self) -> bool:  # (at once, or after its child has answered: not left to timing)
-        return answered and (self._read is None or bool(select.select([self._read], [], [])[0]))
+        return answered != "not yet" and (self._read is None or bool(select.select([self._read], [], [])[0]))
 
     monkeypatch.setattr(background.Ahead, "answered", has_answered)
+    if answered == "failed":
+        def failing(self, *args):
+            raise RuntimeError("the search index's process failed")
+
+        monkeypatch.setattr(SearchPlugin, "ahead_files", failing)  # (in the forked process)
     retitle(sorted((root / "content" / "notices").rglob("*.yaml"))[3], "更正 ")
     build(root, out, TODAY)
-    assert forked[-3:] == ["search:ahead", "funds", "supervision"]
-    joins = events.count("joined")
-    assert joins >= 1 and events == (["search written"] + ["joined"] * joins if answered else ["joined"] * joins + ["search written"])
+    started = ["search:ahead", "funds", "supervision"] + (["search:cancelled"] if answered == "failed" else [])
+    assert forked[-len(started):] == started
+    joins = ["joined"] * events.count("joined")
+    assert joins and events == {"yes": ["search written", *joins], "not yet": [*joins, "search written"],
+                                "failed": [*joins, "search made here"]}[answered]
     with monkeypatch.context() as m:
         assert tree_bytes(out) == clean_build(root, tmp_path / "clean", TODAY, m)
 
