@@ -170,31 +170,32 @@ def _write_site(root, out_dir, today, progress, plugins, inputs, cache, content,
                 with progress.stage(plugin.name) as advance:
                     values[plugin.name] = plugin.on_write(site, context, output, advance)
         seconds = {}
+        pending = list(ahead)  # the features made ahead whose files are not written yet
+        unusable = []  # those whose process answered early with files that cannot be used
 
         def write_ahead(before_join: bool) -> None:
             """Write the files of the features made ahead (background.Ahead): `before_join`,
             those whose process has answered, while the other features' processes finish
             (one whose files cannot be used is made here only after those, holding less
             memory at once); else all the others."""
-            for job in list(ahead):
-                if job in done or (before_join and not job.answered()):
-                    continue
-                plugin = job.plugin
-                with progress.stage(plugin.name, report=False) as advance:
-                    if job in unusable:
-                        made = _make_here(plugin, site, context, output, advance)
-                    else:
-                        made = _write_ahead(job, site, context, output, advance, here=not before_join)
+            for job in [job for job in pending if not before_join or job.answered()]:
+                pending.remove(job)
+                with progress.stage(job.plugin.name, report=False) as advance:
+                    made = _write_ahead(job, site, context, output, advance, here=not before_join)
                 if made is None:
-                    unusable.add(job)
-                    continue
-                done.add(job)
-                values[plugin.name], seconds[plugin.name], used = made
-                if not used:  # made here after all (the process cancelled)
-                    ahead.remove(job)
+                    unusable.append(job)
+                else:
+                    take(job, made)
+            if not before_join:
+                for job in unusable:
+                    with progress.stage(job.plugin.name, report=False) as advance:
+                        take(job, _make_here(job.plugin, site, context, output, advance))
 
-        done: set = set()
-        unusable: set = set()  # (answered early, with files that cannot be used)
+        def take(job, made: tuple) -> None:
+            values[job.plugin.name], seconds[job.plugin.name], used = made
+            if not used:  # made here after all (the process cancelled)
+                ahead.remove(job)
+
         if beside:  # written while the other features' processes finish, when they are there already
             write_ahead(before_join=True)
         early: tuple[list[str], list, dict] = ([], [], {})

@@ -513,12 +513,19 @@ class ParseCache:
         self.replaced: set = set()  # keys whose entry was made again (a file read under other published numbers)
         if folder is not None:
             (folder.parent / "content.pickle").unlink(missing_ok=True)  # the single-file cache of earlier versions
-        if folder is not None and folder.is_dir():
+        if folder is not None:
             kept = _kept_shards(folder)
             with gc_paused(keep=True):
-                for shard in sorted(os.listdir(folder)):
-                    if shard.endswith(".pickle"):
-                        self.entries.update(self._read_shard(folder, shard, kept))
+                for shard in self._shard_names(folder):
+                    self.entries.update(self._read_shard(folder, shard, kept))
+
+    @staticmethod
+    def _shard_names(folder: Path) -> list[str]:
+        """The shards' file names in `folder`, in order; none when there is no such folder."""
+        try:
+            return sorted(name for name in os.listdir(folder) if name.endswith(".pickle"))
+        except OSError:
+            return []
 
     @classmethod
     def _read_shard(cls, folder: Path, shard: str, kept: dict) -> dict:
@@ -546,14 +553,10 @@ class ParseCache:
         spend waiting (0.1-0.2 s at 10,000 notices), and the processes the build forks before
         loading share what was read. Returns how many shards were read; those read but not
         wanted (a site with nothing new) cost only that wait."""
-        try:
-            names = sorted(name for name in os.listdir(folder) if name.endswith(".pickle"))
-        except OSError:
-            return 0
         kept = _kept_shards(folder)
         done = 0
         with gc_paused():
-            for shard in names:
+            for shard in cls._shard_names(folder):
                 if stop():
                     break
                 cls._read_shard(folder, shard, kept)
